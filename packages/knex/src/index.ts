@@ -1,0 +1,2 @@
+// The public API of this package arrives with its issue; until then it exports nothing.
+export {};

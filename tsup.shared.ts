@@ -1,0 +1,14 @@
+import type { Options } from "tsup";
+
+/** The one build every package uses: ESM + CJS + declarations for Node 20. */
+export function packageBuild(entry: string[] = ["src/index.ts"]): Options {
+  return {
+    entry,
+    format: ["esm", "cjs"],
+    // tsup 8.5 passes `baseUrl` to TS 6, which warns it is deprecated (see docs/toolchain.md)
+    dts: { compilerOptions: { ignoreDeprecations: "6.0" } },
+    sourcemap: true,
+    clean: true,
+    target: "node20",
+  };
+}

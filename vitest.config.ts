@@ -1,0 +1,27 @@
+import { readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+const sourceCondition = "@lifeguard/source";
+const packages = readdirSync(new URL("./packages", import.meta.url), { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => ({ name: d.name, root: `./packages/${d.name}` }));
+const projects = [...packages, { name: "test-fixtures", root: "./test-fixtures" }];
+
+export default defineConfig({
+  test: {
+    // root-level globalSetup runs once for the whole run (an absolute path: see docs/toolchain.md)
+    globalSetup: [fileURLToPath(new URL("./test-fixtures/src/global-setup.ts", import.meta.url))],
+    projects: projects.map(({ name, root }) => ({
+      // tests run in Vite's SSR environment: ssr.resolve.conditions is the one that counts
+      ssr: { resolve: { conditions: [sourceCondition] } },
+      test: {
+        name,
+        root: fileURLToPath(new URL(root, import.meta.url)),
+        include: ["test/**/*.test.ts"],
+        testTimeout: 30_000,
+        hookTimeout: 60_000,
+      },
+    })),
+  },
+});
