@@ -1,0 +1,83 @@
+import type { EntryState, PoolEntry } from "./entry.js";
+
+const allowed: Readonly<Record<EntryState, readonly EntryState[]>> = {
+  idle: ["leased", "validating", "destroyed"],
+  validating: ["leased", "idle", "destroyed"],
+  leased: ["releasing", "idle", "destroyed"],
+  releasing: ["idle", "leased", "destroyed"],
+  destroyed: [],
+};
+
+/**
+ * The pool's connections: every live entry, the idle stack (reused LIFO so the least recently used
+ * connections age out above `min`), and a count per state, all kept in step by {@link transition}.
+ * Knows nothing about databases or policy.
+ * @internal
+ */
+export class ConnectionBag<C> {
+  readonly #all = new Set<PoolEntry<C>>();
+  /** Idle entries; the top of the stack (end of the array) is the most recently returned. */
+  readonly idle: PoolEntry<C>[] = [];
+  readonly #counts: Record<EntryState, number> = {
+    idle: 0,
+    validating: 0,
+    leased: 0,
+    releasing: 0,
+    destroyed: 0,
+  };
+
+  /** Connections that are open (not destroyed). */
+  get size(): number {
+    return this.#all.size;
+  }
+
+  count(state: EntryState): number {
+    return this.#counts[state];
+  }
+
+  entries(): IterableIterator<PoolEntry<C>> {
+    return this.#all.values();
+  }
+
+  /** Adds a freshly opened connection in state `leased` (handed straight to a waiter) or `idle`. */
+  add(entry: PoolEntry<C>, state: "idle" | "leased"): void {
+    entry.state = state;
+    this.#all.add(entry);
+    this.#counts[state]++;
+    if (state === "idle") this.idle.push(entry);
+  }
+
+  /** Pops the most recently returned idle entry and moves it to `to`. */
+  popIdle(to: "leased" | "validating"): PoolEntry<C> | undefined {
+    const entry = this.idle.pop();
+    if (entry === undefined) return undefined;
+    this.#move(entry, to);
+    return entry;
+  }
+
+  /**
+   * The one place an entry changes state. Keeps the idle stack and the per-state counts right and
+   * throws on a move the life cycle does not allow (a bug, never user input).
+   */
+  transition(entry: PoolEntry<C>, to: EntryState): void {
+    if (entry.state === "idle" && to !== "idle") {
+      const index = this.idle.lastIndexOf(entry);
+      if (index !== -1) this.idle.splice(index, 1);
+    }
+    this.#move(entry, to);
+    if (to === "idle") this.idle.push(entry);
+    if (to === "destroyed") this.#all.delete(entry);
+  }
+
+  #move(entry: PoolEntry<C>, to: EntryState): void {
+    const from = entry.state;
+    if (!allowed[from].includes(to)) {
+      throw new Error(
+        `lifeguard internal error: connection ${entry.id} cannot go from "${from}" to "${to}"`,
+      );
+    }
+    this.#counts[from]--;
+    this.#counts[to]++;
+    entry.state = to;
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * FIFO queue of waiters on a growable ring buffer: O(1) push, shift and unshift (a waiter whose
+ * pre-ping failed goes back to the front). Waiters that gave up are removed lazily: the queue
+ * skips entries for which `isLive` is false, so a timeout never has to search the queue.
+ * @internal
+ */
+export class WaiterQueue<T extends { readonly settled: boolean }> {
+  #buffer: (T | undefined)[] = new Array(16);
+  #head = 0;
+  #length = 0;
+  /** Live (unsettled) waiters; kept by the pool through {@link noteSettled}. */
+  #live = 0;
+
+  /** Waiters that are still waiting. */
+  get live(): number {
+    return this.#live;
+  }
+
+  push(item: T): void {
+    if (this.#length === this.#buffer.length) this.#grow();
+    this.#buffer[(this.#head + this.#length) & (this.#buffer.length - 1)] = item;
+    this.#length++;
+    this.#live++;
+  }
+
+  unshift(item: T): void {
+    if (this.#length === this.#buffer.length) this.#grow();
+    this.#head = (this.#head - 1) & (this.#buffer.length - 1);
+    this.#buffer[this.#head] = item;
+    this.#length++;
+    this.#live++;
+  }
+
+  /** Removes and returns the first live waiter; the caller now owns its `live` count. */
+  shift(): T | undefined {
+    while (this.#length > 0) {
+      const item = this.#buffer[this.#head] as T;
+      this.#buffer[this.#head] = undefined;
+      this.#head = (this.#head + 1) & (this.#buffer.length - 1);
+      this.#length--;
+      if (!item.settled) {
+        this.#live--;
+        return item;
+      }
+    }
+    return undefined;
+  }
+
+  /** A queued waiter settled on its own (timeout, abort): it no longer counts as live. */
+  noteSettled(): void {
+    this.#live--;
+    // shrink the backlog of dead entries once they dominate, so memory stays bounded
+    if (this.#live === 0 && this.#length > 0) this.clear();
+  }
+
+  /** Removes every entry and returns the live ones, in order. */
+  drain(): T[] {
+    const out: T[] = [];
+    for (let item = this.shift(); item !== undefined; item = this.shift()) out.push(item);
+    return out;
+  }
+
+  clear(): void {
+    this.#buffer = new Array(16);
+    this.#head = 0;
+    this.#length = 0;
+    this.#live = 0;
+  }
+
+  #grow(): void {
+    const old = this.#buffer;
+    const next: (T | undefined)[] = new Array(old.length * 2);
+    for (let i = 0; i < this.#length; i++) next[i] = old[(this.#head + i) & (old.length - 1)];
+    this.#buffer = next;
+    this.#head = 0;
+  }
+}
