@@ -1,1 +1,8 @@
-export {};
+export * from "./database.js";
+export * from "./embedded-server.js";
+export {
+  type FaultMode,
+  type FaultProxy,
+  type FaultTarget,
+  startFaultProxy,
+} from "./fault-proxy.js";

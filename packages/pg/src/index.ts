@@ -1,2 +1,9 @@
-// The public API of this package arrives with its issue; until then it exports nothing.
-export {};
+export type { LifeguardPoolClient } from "./client-handle.js";
+export type { PgConnectorHooks, PgConnectorOptions, ResetMode } from "./connector.js";
+export { PgConnector } from "./connector.js";
+export type { LifeguardPgOptions, PoolConfig } from "./options.js";
+export type { PoolTestingOptions } from "./pool.js";
+export { Pool } from "./pool.js";
+export { defaultEvictOnSqlState, parseEvictOnSqlState, sqlStateClassifier } from "./sqlstate.js";
+export type { StatementEffect } from "./statement-classifier.js";
+export { classifyStatement } from "./statement-classifier.js";

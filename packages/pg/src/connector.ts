@@ -1,0 +1,279 @@
+import type {
+  ConnectionInfo,
+  Connector,
+  ErrorClass,
+  PoolLike,
+  ReleaseDecision,
+} from "@lifeguard/core";
+import { channels } from "@lifeguard/core";
+import type pg from "pg";
+import { redactError } from "./redact.js";
+import type { SessionState } from "./session.js";
+import { attachSession, forgetPreparedStatements, sessionOf } from "./session.js";
+import { classifyStatement } from "./statement-classifier.js";
+
+/** When the pool resets a session before the next borrower. */
+export type ResetMode = "auto" | "always" | "never";
+
+type ClientClass = new (config?: pg.ClientConfig) => pg.Client;
+type RawQuery = (this: pg.Client, config: unknown, values?: unknown, callback?: unknown) => unknown;
+
+/** How long cleaning a session (ROLLBACK, reset) may take before the connection is closed instead. */
+const CLEANUP_TIMEOUT_MILLIS = 5000;
+/** How long a polite close may take before the socket is destroyed. */
+const END_TIMEOUT_MILLIS = 2000;
+
+/** What the pg drop-in needs to hear from its connector. @internal */
+export interface PgConnectorHooks {
+  /** A new client is connected; statements it runs now are session set-up, replayed after resets. */
+  connected(client: pg.Client): void | Promise<void>;
+  /** A client was closed. */
+  removed(client: pg.Client): void;
+  /** An idle client failed (its backend died): counted, and reported to 'error' listeners. */
+  idleError(error: Error, client: pg.Client): void;
+}
+
+/** @internal */
+export interface PgConnectorOptions {
+  readonly Client: ClientClass;
+  readonly clientConfig: pg.ClientConfig;
+  readonly reset: ResetMode;
+  readonly resetQuery: string;
+  readonly classify: (error: unknown) => ErrorClass;
+  readonly allowExitOnIdle: boolean;
+  readonly secrets: readonly (string | undefined)[];
+  readonly hooks: PgConnectorHooks;
+}
+
+/**
+ * The PostgreSQL connector on `pg`: opens clients within the pool's deadline, checks them with an
+ * empty query, and brings each session back to clean on release (SPEC §4's release protocol).
+ */
+export class PgConnector implements Connector<pg.Client> {
+  readonly #o: PgConnectorOptions;
+  readonly #rawQuery: RawQuery;
+  readonly #resetDeallocates: "all" | readonly string[] | undefined;
+  /** The pool this connector serves, for event payloads; set once the pool exists. */
+  pool: PoolLike | undefined;
+  #rollbacks = 0;
+  #resets = 0;
+  #cleanupFailures = 0;
+  #idleErrors = 0;
+
+  constructor(options: PgConnectorOptions) {
+    this.#o = options;
+    // our own statements bypass the tracking subclass: they are not the borrower's
+    this.#rawQuery = findBaseQuery(options.Client);
+    this.#resetDeallocates = classifyStatement(options.resetQuery).deallocates;
+  }
+
+  async connect({ signal }: { signal: AbortSignal }): Promise<pg.Client> {
+    signal.throwIfAborted();
+    const client = new this.#o.Client(this.#o.clientConfig);
+    const session = attachSession(client);
+    // a client must always have an error listener: an error event without one kills the process
+    client.on("error", (error: Error) => this.#onClientError(client, session, error));
+    client.once("end", () => {
+      session.broken = true;
+    });
+    const onAbort = () => destroySocket(client);
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      await client.connect();
+    } catch (error) {
+      session.broken = true;
+      destroySocket(client);
+      if (signal.aborted) {
+        throw new Error(`connecting to PostgreSQL was abandoned: ${describe(signal.reason)}`, {
+          cause: error,
+        });
+      }
+      throw redactError(error, this.#o.secrets);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+    // a ParameterStatus outside our own statements means the borrower changed a reported setting
+    const connection = (client as unknown as { connection?: NodeJS.EventEmitter }).connection;
+    connection?.on("parameterStatus", () => {
+      if (session.leased && !session.internal) session.dirty = true;
+    });
+    session.initializing = true;
+    try {
+      await this.#o.hooks.connected(client);
+    } catch (error) {
+      session.broken = true;
+      await this.destroy(client);
+      throw error;
+    } finally {
+      session.initializing = false;
+    }
+    if (this.#o.allowExitOnIdle) setRef(client, false);
+    return client;
+  }
+
+  isBroken(client: pg.Client): boolean {
+    return sessionOf(client)?.broken !== false;
+  }
+
+  ping(client: pg.Client, { signal }: { signal: AbortSignal }): Promise<void> {
+    const session = sessionOf(client) as SessionState;
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        // a ping that does not answer in time means the connection is unusable
+        destroySocket(client);
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      session.internal = true;
+      this.#rawQuery.call(client, "", undefined, (error: Error | null) => {
+        session.internal = false;
+        signal.removeEventListener("abort", onAbort);
+        if (error) reject(error);
+        else resolve();
+      });
+    });
+  }
+
+  release(client: pg.Client, info: ConnectionInfo): ReleaseDecision | Promise<ReleaseDecision> {
+    const session = sessionOf(client);
+    if (session === undefined || session.broken) return "destroy";
+    session.leased = false;
+    // pg can still report "T" just after a failed query whose ReadyForQuery has not arrived yet
+    const status = client.getTransactionStatus();
+    const needsRollback =
+      (status !== "I" && status !== null) ||
+      (client as unknown as { readyForQuery?: boolean }).readyForQuery === false;
+    const reset = this.#o.reset;
+    const needsReset = reset === "always" || (reset === "auto" && session.dirty);
+    if (!needsRollback && !needsReset) {
+      if (this.#o.allowExitOnIdle) setRef(client, false);
+      return "keep";
+    }
+    return this.#clean(client, session, info, needsRollback, needsReset);
+  }
+
+  async destroy(client: pg.Client): Promise<void> {
+    const session = sessionOf(client);
+    if (session !== undefined) session.broken = true;
+    try {
+      await Promise.race([
+        client.end(),
+        new Promise<void>((resolve) => setTimeout(resolve, END_TIMEOUT_MILLIS).unref()),
+      ]);
+    } catch {
+      // already gone
+    }
+    destroySocket(client);
+    this.#o.hooks.removed(client);
+  }
+
+  classify(error: unknown): ErrorClass {
+    return this.#o.classify(error);
+  }
+
+  stats(): Readonly<Record<string, number>> {
+    return {
+      rollbacks: this.#rollbacks,
+      resets: this.#resets,
+      cleanupFailures: this.#cleanupFailures,
+      idleErrors: this.#idleErrors,
+    };
+  }
+
+  /** ROLLBACK an open transaction, then reset the session and replay its set-up. */
+  async #clean(
+    client: pg.Client,
+    session: SessionState,
+    info: ConnectionInfo,
+    rollback: boolean,
+    reset: boolean,
+  ): Promise<ReleaseDecision> {
+    session.internal = true;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const work = (async () => {
+        if (rollback) {
+          await this.#query(client, "ROLLBACK");
+          this.#rollbacks++;
+          this.#publishSession(channels.connectionRollback, info);
+        }
+        if (reset) {
+          await this.#query(client, this.#o.resetQuery);
+          if (this.#resetDeallocates !== undefined)
+            forgetPreparedStatements(client, this.#resetDeallocates);
+          for (const { config, values } of session.init) await this.#query(client, config, values);
+          session.dirty = false;
+          this.#resets++;
+          this.#publishSession(channels.connectionReset, info);
+        }
+      })();
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`cleaning the session took over ${CLEANUP_TIMEOUT_MILLIS} ms`)),
+          CLEANUP_TIMEOUT_MILLIS,
+        );
+        timer.unref();
+      });
+      await Promise.race([work, timeout]);
+      if (this.#o.allowExitOnIdle) setRef(client, false);
+      return "keep";
+    } catch {
+      this.#cleanupFailures++;
+      return "destroy";
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      session.internal = false;
+    }
+  }
+
+  #query(client: pg.Client, config: unknown, values?: unknown): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.#rawQuery.call(client, config, values, (error: Error | null, result: unknown) =>
+        error ? reject(error) : resolve(result),
+      );
+    });
+  }
+
+  #publishSession(channel: (typeof channels)["connectionReset"], info: ConnectionInfo): void {
+    const pool = this.pool;
+    if (pool === undefined || !channel.hasSubscribers) return;
+    channel.publish({ pool, connectionId: info.id, acquireStack: info.acquireStack });
+  }
+
+  #onClientError(client: pg.Client, session: SessionState, error: Error): void {
+    const wasUsable = !session.broken;
+    session.broken = true;
+    if (session.leased || !wasUsable) return; // the borrower's query fails; release retires it
+    this.#idleErrors++;
+    redactError(error, this.#o.secrets);
+    if (this.pool !== undefined && channels.connectionError.hasSubscribers) {
+      channels.connectionError.publish({ pool: this.pool, error });
+    }
+    this.#o.hooks.idleError(error, client);
+  }
+}
+
+/** The `query` of the first class above the tracking subclass. */
+function findBaseQuery(Client: ClientClass): RawQuery {
+  const proto = Object.getPrototypeOf(Client.prototype) as { query?: RawQuery } | null;
+  const query = proto?.query ?? (Client.prototype as { query: RawQuery }).query;
+  return query;
+}
+
+/** pg.Client has ref()/unref() (they hold the socket's reference); @types/pg omits them. */
+export function setRef(client: pg.Client, ref: boolean): void {
+  const c = client as unknown as { ref?: () => void; unref?: () => void };
+  if (ref) c.ref?.();
+  else c.unref?.();
+}
+
+/** Drops the socket at once: for dead, blackholed or abandoned connections. */
+export function destroySocket(client: pg.Client): void {
+  const stream = (client as unknown as { connection?: { stream?: { destroy?: () => void } } })
+    .connection?.stream;
+  stream?.destroy?.();
+}
+
+function describe(reason: unknown): string {
+  return reason instanceof Error ? reason.message : String(reason);
+}

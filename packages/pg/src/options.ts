@@ -1,0 +1,206 @@
+import type { LifeguardOptions } from "@lifeguard/core";
+import { InvalidOptionError, lifeguardOptionKeys, unknownOption } from "@lifeguard/core";
+import type pg from "pg";
+import type { ResetMode } from "./connector.js";
+import { parseEvictOnSqlState } from "./sqlstate.js";
+
+/** Lifeguard's PostgreSQL options, beside pg's own. */
+export interface LifeguardPgOptions extends LifeguardOptions {
+  /**
+   * When to reset the session before the next borrower: `'auto'` (default) when the lease may have
+   * changed it, `'always'`, or `'never'`.
+   */
+  reset?: ResetMode;
+  /** The statement that resets a session. Default `'DISCARD ALL'`. */
+  resetQuery?: string;
+  /**
+   * SQLSTATEs (`"57P01"`) or classes (`"08"`, `"08*"`) whose errors retire the connection.
+   * Default: `["08", "57P01", "57P02", "57P03"]`; add `"25006"` for primary-only pools.
+   */
+  evictOnSqlState?: readonly string[];
+}
+
+/** Everything `new Pool(config)` accepts: pg.Pool's config plus Lifeguard's options. */
+export interface PoolConfig
+  extends Omit<pg.PoolConfig, keyof LifeguardPgOptions>,
+    LifeguardPgOptions {}
+
+/** pg.Pool's own options (not passed to clients). */
+const pgPoolKeys = new Set([
+  "connectionTimeoutMillis",
+  "allowExitOnIdle",
+  "log",
+  "Client",
+  "Promise",
+  "onConnect",
+  "verify",
+  "poolSize",
+]);
+const lifeguardPgKeys = new Set(["reset", "resetQuery", "evictOnSqlState"]);
+const coreKeys = new Set<string>(lifeguardOptionKeys);
+
+/** pg Client options we know, so near-misses of Lifeguard's names can be caught. */
+const knownClientKeys = new Set([
+  "user",
+  "database",
+  "password",
+  "port",
+  "host",
+  "connectionString",
+  "keepAlive",
+  "stream",
+  "statement_timeout",
+  "ssl",
+  "enableChannelBinding",
+  "sslnegotiation",
+  "query_timeout",
+  "lock_timeout",
+  "keepAliveInitialDelayMillis",
+  "idle_in_transaction_session_timeout",
+  "application_name",
+  "fallback_application_name",
+  "types",
+  "options",
+  "client_encoding",
+  "pipeline",
+  "binary",
+  "replication",
+  "scramMaxIterations",
+  "connection",
+]);
+
+/** @internal */
+export interface SplitConfig {
+  readonly core: LifeguardOptions;
+  readonly client: pg.ClientConfig;
+  readonly reset: ResetMode;
+  readonly resetQuery: string;
+  readonly evictOnSqlState: readonly string[];
+  readonly allowExitOnIdle: boolean;
+  readonly Client: (new (config?: pg.ClientConfig) => pg.Client) | undefined;
+  readonly onConnect: ((client: pg.Client) => unknown) | undefined;
+  readonly verify: ((client: pg.Client, done: (error?: Error) => void) => void) | undefined;
+  readonly log: ((...messages: unknown[]) => void) | undefined;
+}
+
+const MAX_TIMER = 2_147_483_647;
+
+/**
+ * Splits a pg.Pool-style config into core options, Lifeguard's pg options and the pg Client config
+ * (everything else passes through to pg unchanged).
+ * @internal
+ */
+export function splitConfig(config: PoolConfig): SplitConfig {
+  if (config === null || typeof config !== "object") {
+    throw new InvalidOptionError(
+      "config",
+      "new Pool(config): config must be an object (or omitted).",
+    );
+  }
+  const record = config as Record<string, unknown>;
+  const core: Record<string, unknown> = {};
+  const client: Record<string, unknown> = {};
+  for (const key of Object.keys(record)) {
+    const value = record[key];
+    if (value === undefined) continue;
+    if (coreKeys.has(key)) core[key] = value;
+    else if (pgPoolKeys.has(key) || lifeguardPgKeys.has(key)) continue;
+    else {
+      if (!knownClientKeys.has(key)) rejectNearMiss(key);
+      client[key] = value;
+    }
+  }
+  // pg hides the password as a non-enumerable property; keep it that way
+  if ("password" in record && record["password"] !== undefined) {
+    Object.defineProperty(client, "password", {
+      value: record["password"],
+      enumerable: false,
+      writable: true,
+    });
+  }
+
+  // pg.Pool's names for the same things
+  if (record["max"] === undefined && record["poolSize"] !== undefined)
+    core["max"] = record["poolSize"];
+  if (record["idleTimeoutMillis"] === null) delete core["idleTimeoutMillis"];
+  const connectionTimeout = record["connectionTimeoutMillis"];
+  if (connectionTimeout !== undefined) {
+    if (
+      typeof connectionTimeout !== "number" ||
+      !Number.isInteger(connectionTimeout) ||
+      connectionTimeout < 0
+    ) {
+      throw new InvalidOptionError(
+        "connectionTimeoutMillis",
+        `Invalid option "connectionTimeoutMillis": expected an integer from 0 to ${MAX_TIMER} (0 = wait as long as a timer can: ${MAX_TIMER} ms); got ${String(connectionTimeout)}.`,
+      );
+    }
+    const mapped = connectionTimeout === 0 ? MAX_TIMER : Math.min(connectionTimeout, MAX_TIMER);
+    if (core["acquireTimeoutMillis"] !== undefined && core["acquireTimeoutMillis"] !== mapped) {
+      throw new InvalidOptionError(
+        "connectionTimeoutMillis",
+        `Options "connectionTimeoutMillis" (${connectionTimeout}) and "acquireTimeoutMillis" (${String(core["acquireTimeoutMillis"])}) disagree: they are the same setting in the pg drop-in; pass one.`,
+      );
+    }
+    core["acquireTimeoutMillis"] = mapped;
+  }
+  if (record["Promise"] !== undefined && record["Promise"] !== globalThis.Promise) {
+    throw new InvalidOptionError(
+      "Promise",
+      `Option "Promise" is not supported: Lifeguard uses native promises (pg itself deprecated custom Promise libraries). Remove the option.`,
+    );
+  }
+  const reset = record["reset"] ?? "auto";
+  if (reset !== "auto" && reset !== "always" && reset !== "never") {
+    throw new InvalidOptionError(
+      "reset",
+      `Invalid option "reset": expected "auto", "always" or "never"; got ${JSON.stringify(reset)}.`,
+    );
+  }
+  const resetQuery = record["resetQuery"] ?? "DISCARD ALL";
+  if (typeof resetQuery !== "string" || resetQuery.trim() === "") {
+    throw new InvalidOptionError(
+      "resetQuery",
+      `Invalid option "resetQuery": expected a non-empty SQL string such as "DISCARD ALL".`,
+    );
+  }
+  for (const key of ["onConnect", "verify", "log", "Client"] as const) {
+    if (record[key] !== undefined && typeof record[key] !== "function") {
+      throw new InvalidOptionError(
+        key,
+        `Invalid option "${key}": expected a function; got ${typeof record[key]}.`,
+      );
+    }
+  }
+  const allowExitOnIdle = record["allowExitOnIdle"] ?? false;
+  if (typeof allowExitOnIdle !== "boolean") {
+    throw new InvalidOptionError(
+      "allowExitOnIdle",
+      `Invalid option "allowExitOnIdle": expected true or false.`,
+    );
+  }
+  return {
+    core: core as LifeguardOptions,
+    client: client as pg.ClientConfig,
+    reset,
+    resetQuery,
+    evictOnSqlState: parseEvictOnSqlState(record["evictOnSqlState"]),
+    allowExitOnIdle,
+    Client: record["Client"] as SplitConfig["Client"],
+    onConnect: record["onConnect"] as SplitConfig["onConnect"],
+    verify: record["verify"] as SplitConfig["verify"],
+    log: record["log"] as SplitConfig["log"],
+  };
+}
+
+/** A key pg does not know and that is one typo away from a Lifeguard option is almost surely a mistake. */
+function rejectNearMiss(key: string): void {
+  const candidates = [...coreKeys, ...lifeguardPgKeys, ...pgPoolKeys];
+  const error = unknownOption(key, candidates);
+  if (error.message.includes("Did you mean")) {
+    throw new InvalidOptionError(
+      key,
+      `${error.message.split(" Allowed:")[0]} (Options pg does not know are passed to pg.Client unchanged, but this one looks like a misspelt pool option.)`,
+    );
+  }
+}

@@ -1,0 +1,298 @@
+import { inspect } from "node:util";
+import type { AcquireOptions, Clock, CloseReport, Lease, PoolStats } from "@lifeguard/core";
+import { type Pool as CorePool, createPool } from "@lifeguard/core";
+import pg from "pg";
+import type { LifeguardPoolClient } from "./client-handle.js";
+import { createClientHandle } from "./client-handle.js";
+import { PgConnector, setRef } from "./connector.js";
+import type { PoolConfig } from "./options.js";
+import { splitConfig } from "./options.js";
+import { passwordInUrl } from "./redact.js";
+import { sessionOf } from "./session.js";
+import { sqlStateClassifier } from "./sqlstate.js";
+import { trackedClientClass } from "./tracked-client.js";
+
+type QueryCallback = (error: Error | undefined, result?: unknown) => void;
+type ConnectCallback = (
+  error: Error | undefined,
+  client: LifeguardPoolClient | undefined,
+  done: (release?: unknown) => void,
+) => void;
+
+/** Extra settings for tests: a clock to move by hand and a fixed random source. */
+export interface PoolTestingOptions {
+  clock?: Clock;
+  random?: () => number;
+}
+
+const noop = () => {};
+
+/**
+ * A drop-in replacement for `pg.Pool` on the Lifeguard engine: same constructor, `connect()`,
+ * `query()`, `end()`, counts and events, with connections checked before lending, sessions
+ * cleaned on release, bounded waits and metrics.
+ *
+ * ```ts
+ * import { Pool } from "@lifeguard/pg";
+ * const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
+ * const { rows } = await pool.query("select now()");
+ * ```
+ */
+export class Pool extends pg.Pool {
+  /** The Lifeguard engine behind this pool (for adapters and exporters). */
+  readonly lifeguard: CorePool<pg.Client>;
+  readonly #connector: PgConnector;
+  readonly #log: (...messages: unknown[]) => void;
+  readonly #release = (lease: Lease<pg.Client>, error: unknown, handle: LifeguardPoolClient) =>
+    this.#releaseHandle(lease, error, handle);
+
+  constructor(config: PoolConfig & PoolTestingOptions = {}) {
+    const { clock, random, ...pgConfig } = config;
+    const split = splitConfig(pgConfig);
+    super(pgConfig as pg.PoolConfig);
+    this.#log = split.log ?? noop;
+    hideSecrets(this);
+
+    const Client = trackedClientClass(split.Client ?? pg.Client);
+    const probe = new Client(split.client);
+    const name = split.core.name ?? `${probe.host}:${probe.port}/${probe.database}`;
+    const secrets = [
+      typeof config.password === "string" ? config.password : undefined,
+      passwordInUrl(config.connectionString),
+      typeof probe.password === "string" ? probe.password : undefined,
+    ];
+    this.#connector = new PgConnector({
+      Client,
+      clientConfig: split.client,
+      reset: split.reset,
+      resetQuery: split.resetQuery,
+      classify: sqlStateClassifier(split.evictOnSqlState),
+      allowExitOnIdle: split.allowExitOnIdle,
+      secrets,
+      hooks: {
+        connected: async (client) => {
+          this.#log("new client connected");
+          this.emit("connect", client);
+          if (split.onConnect !== undefined) await split.onConnect(client);
+          const verify = split.verify;
+          if (verify !== undefined) {
+            await new Promise<void>((resolve, reject) =>
+              verify(client as pg.PoolClient, (error) => (error ? reject(error) : resolve())),
+            );
+          }
+        },
+        removed: (client) => {
+          this.#log("client removed");
+          this.emit("remove", client);
+        },
+        idleError: (error, client) => {
+          this.#log("idle client error", error.message);
+          // pg.Pool emits 'error' with or without a listener, which kills applications that
+          // forgot one (pg #1324); the error is counted in stats either way
+          if (this.listenerCount("error") > 0) this.emit("error", error, client);
+        },
+      },
+    });
+    this.lifeguard = createPool({
+      ...split.core,
+      name,
+      connector: this.#connector,
+      ...(clock === undefined ? {} : { clock }),
+      ...(random === undefined ? {} : { random }),
+    });
+    this.#connector.pool = this.lifeguard;
+    this.options.max = this.lifeguard.stats().max;
+  }
+
+  /** The pool's name in metrics and errors (default `host:port/database`). */
+  get name(): string {
+    return this.lifeguard.name;
+  }
+
+  // pg-pool implements the counts as getters but @types/pg declares them as properties, so they
+  // are declared here and defined on the prototype below the class
+  /** Open and opening clients. */
+  declare readonly totalCount: number;
+  /** Clients ready to lend. */
+  declare readonly idleCount: number;
+  /** Callers waiting for a client. */
+  declare readonly waitingCount: number;
+
+  /** Borrow a client; release it with `client.release()` (or `await using`). */
+  override connect(): Promise<LifeguardPoolClient>;
+  override connect(callback: ConnectCallback): void;
+  override connect(callback?: ConnectCallback): Promise<LifeguardPoolClient> | undefined {
+    const acquiring = this.#acquire(undefined);
+    if (callback === undefined) return acquiring;
+    acquiring.then(
+      (client) => callback(undefined, client, client.release as (release?: unknown) => void),
+      (error: Error) => callback(error, undefined, noop),
+    );
+    return undefined;
+  }
+
+  /** Runs one query on a pooled client. A statement error keeps the connection; a dead one is replaced. */
+  override query(...args: unknown[]): never {
+    let [config, values, callback] = args;
+    if (typeof config === "function") {
+      const error = new Error(
+        "Passing a function as the first parameter to pool.query is not supported",
+      );
+      setImmediate(() => (config as QueryCallback)(error));
+      return undefined as never;
+    }
+    if (typeof values === "function") {
+      callback = values;
+      values = undefined;
+    }
+    const running = this.#query(config, values);
+    if (typeof callback !== "function") return running as never;
+    running.then(
+      (result) => (callback as QueryCallback)(undefined, result),
+      (error: Error) => (callback as QueryCallback)(error),
+    );
+    return undefined as never;
+  }
+
+  /**
+   * Closes the pool: waiting callers are rejected, idle clients closed, and clients still out are
+   * waited for up to `shutdownTimeoutMillis`. Calling it again returns the same result.
+   */
+  override end(): Promise<void>;
+  override end(callback: () => void): void;
+  override end(callback?: () => void): Promise<void> | undefined {
+    const ending = this.close().then(noop);
+    if (callback === undefined) return ending;
+    void ending.then(callback);
+    return undefined;
+  }
+
+  /** Like `end()`, but reports which leases were still out when it stopped waiting. */
+  close(options?: { timeoutMillis?: number }): Promise<CloseReport> {
+    setEnding(this, "ending");
+    return this.lifeguard.close(options).then((report) => {
+      setEnding(this, "ended");
+      return report;
+    });
+  }
+
+  /** An immutable snapshot: connections by state, waiters, counters (resets, rollbacks, pings ...). */
+  stats(): PoolStats {
+    return this.lifeguard.stats();
+  }
+
+  /** Resolves once `min` connections are open; rejects with the connect error. */
+  warmup(): Promise<void> {
+    return this.lifeguard.warmup();
+  }
+
+  /** Retires connections (at least `olderThan` ms old): idle ones now, busy ones on release. */
+  evict(options?: { olderThan?: number }): number {
+    return this.lifeguard.evict(options);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.end();
+  }
+
+  [inspect.custom](): string {
+    return `Pool ${inspect(this.lifeguard)}`;
+  }
+
+  toJSON(): PoolStats {
+    return this.stats();
+  }
+
+  async #acquire(options: AcquireOptions | undefined): Promise<LifeguardPoolClient> {
+    const lease = await this.lifeguard.acquire(options);
+    const client = lease.connection;
+    (sessionOf(client) as { leased: boolean }).leased = true;
+    setRef(client, true);
+    const handle = createClientHandle(lease, this.lifeguard.name, this.#release);
+    if (this.listenerCount("acquire") > 0) this.emit("acquire", handle);
+    return handle;
+  }
+
+  #releaseHandle(lease: Lease<pg.Client>, error: unknown, handle: LifeguardPoolClient): void {
+    if (this.listenerCount("release") > 0)
+      this.emit("release", error instanceof Error ? error : undefined, handle);
+    if (error === undefined || error === null || error === false) lease.release();
+    else if (error instanceof Error) lease.release({ error });
+    else lease.release({ destroy: true }); // pg: release(true) destroys the client
+  }
+
+  async #query(config: unknown, values: unknown): Promise<unknown> {
+    const lease = await this.lifeguard.acquire();
+    const client = lease.connection;
+    (sessionOf(client) as { leased: boolean }).leased = true;
+    if (this.listenerCount("acquire") > 0) this.emit("acquire", client);
+    let result: unknown;
+    try {
+      result = await runQuery(client, config, values);
+    } catch (error) {
+      if (this.listenerCount("release") > 0) this.emit("release", error, client);
+      lease.release({ error });
+      throw error;
+    }
+    if (this.listenerCount("release") > 0) this.emit("release", undefined, client);
+    lease.release();
+    return result;
+  }
+}
+
+Object.defineProperties(Pool.prototype, {
+  totalCount: {
+    get(this: Pool) {
+      const s = this.lifeguard.stats();
+      return s.total + s.creating;
+    },
+  },
+  idleCount: {
+    get(this: Pool) {
+      return this.lifeguard.stats().idle;
+    },
+  },
+  waitingCount: {
+    get(this: Pool) {
+      return this.lifeguard.stats().pending;
+    },
+  },
+});
+
+/** A query, or a Submittable (QueryStream, Cursor) whose end is awaited before release. */
+function runQuery(client: pg.Client, config: unknown, values: unknown): Promise<unknown> {
+  const submittable = config as {
+    submit?: unknown;
+    once?: (event: string, fn: (arg?: unknown) => void) => void;
+  };
+  if (typeof submittable.submit !== "function") {
+    return client.query(config as pg.QueryConfig, values as unknown[]) as Promise<unknown>;
+  }
+  return new Promise((resolve, reject) => {
+    submittable.once?.("end", resolve);
+    submittable.once?.("close", resolve);
+    submittable.once?.("error", reject);
+    client.query(config as pg.Submittable);
+  });
+}
+
+/** pg.Pool keeps `ending`/`ended` as plain fields; we keep them current. */
+function setEnding(pool: Pool, stage: "ending" | "ended"): void {
+  const record = pool as unknown as { ending: boolean; ended: boolean };
+  record.ending = true;
+  if (stage === "ended") record.ended = true;
+}
+
+/** pg.Pool hides `options.password`; a password inside `connectionString` deserves the same. */
+function hideSecrets(pool: Pool): void {
+  const options = pool.options as unknown as Record<string, unknown>;
+  const url = options["connectionString"];
+  if (typeof url === "string" && passwordInUrl(url) !== undefined) {
+    Object.defineProperty(options, "connectionString", {
+      value: url,
+      enumerable: false,
+      writable: true,
+      configurable: true,
+    });
+  }
+}

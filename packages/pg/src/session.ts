@@ -1,0 +1,61 @@
+import type pg from "pg";
+
+/** What Lifeguard tracks about one pg.Client's session. @internal */
+export interface SessionState {
+  /** The socket ended or a fatal error was seen: never lend it again. */
+  broken: boolean;
+  /** Lent to a borrower right now (errors while idle are the pool's to report). */
+  leased: boolean;
+  /** Something run during the current lease may have changed session state. */
+  dirty: boolean;
+  /** Lifeguard is running its own statements (ping, rollback, reset): ParameterStatus is ours. */
+  internal: boolean;
+  /** Statements recorded while the session was being set up (onConnect, the 'connect' event). */
+  initializing: boolean;
+  /** The set-up statements, replayed after every reset so the session baseline survives it. */
+  readonly init: { config: unknown; values: unknown }[];
+}
+
+const kSession = Symbol("lifeguard.session");
+
+type WithSession = pg.Client & { [kSession]?: SessionState };
+
+/** @internal */
+export function attachSession(client: pg.Client): SessionState {
+  const state: SessionState = {
+    broken: false,
+    leased: false,
+    dirty: false,
+    internal: false,
+    initializing: false,
+    init: [],
+  };
+  Object.defineProperty(client, kSession, { value: state, enumerable: false });
+  return state;
+}
+
+/** @internal */
+export function sessionOf(client: pg.Client): SessionState | undefined {
+  return (client as WithSession)[kSession];
+}
+
+/**
+ * pg keeps the names of statements it has parsed on the connection so it can skip Parse next
+ * time; once the server has deallocated them that cache lies and the next named query fails with
+ * "prepared statement does not exist". pg has no public API to forget them, so we edit its two
+ * maps (`parsedStatements`, `submittedNamedStatements` on `client.connection`) directly.
+ * @internal
+ */
+export function forgetPreparedStatements(
+  client: pg.Client,
+  which: "all" | readonly string[],
+): void {
+  const connection = (client as unknown as { connection?: Record<string, unknown> }).connection;
+  if (connection === undefined) return;
+  for (const key of ["parsedStatements", "submittedNamedStatements"]) {
+    const map = connection[key] as Record<string, unknown> | undefined;
+    if (map === undefined) continue;
+    if (which === "all") connection[key] = {};
+    else for (const name of which) delete map[name];
+  }
+}

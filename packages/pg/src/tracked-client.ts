@@ -1,0 +1,89 @@
+import type pg from "pg";
+import { forgetPreparedStatements, sessionOf } from "./session.js";
+import { classifyStatement } from "./statement-classifier.js";
+
+type ClientClass = new (config?: pg.ClientConfig) => pg.Client;
+type QueryArgs = [config: unknown, values?: unknown, callback?: unknown];
+
+const classes = new WeakMap<ClientClass, ClientClass>();
+
+/**
+ * A subclass of the application's pg Client class (pg.Client, or the pool's `Client` option)
+ * whose `query()` notes what each statement may leave in the session, for reset `'auto'`, and
+ * keeps pg's prepared-statement cache right when the application itself runs DISCARD ALL or
+ * DEALLOCATE. Instances are real pg Clients: `instanceof pg.Client` holds.
+ * @internal
+ */
+export function trackedClientClass(Base: ClientClass): ClientClass {
+  const existing = classes.get(Base);
+  if (existing !== undefined) return existing;
+  const baseQuery = Base.prototype.query as (...args: QueryArgs) => unknown;
+
+  class LifeguardClient extends Base {
+    override query(...args: QueryArgs): never {
+      const [config, values, callback] = args;
+      const text =
+        typeof config === "string" ? config : (config as { text?: unknown } | null)?.text;
+      const session = sessionOf(this);
+      if (session !== undefined && typeof text === "string") {
+        if (session.initializing) {
+          session.init.push({ config, values: typeof values === "function" ? undefined : values });
+        } else {
+          const effect = classifyStatement(text);
+          if (effect.dirty) session.dirty = true;
+          if (effect.deallocates !== undefined) {
+            return deallocating(
+              this,
+              baseQuery,
+              effect.deallocates,
+              config,
+              values,
+              callback,
+            ) as never;
+          }
+        }
+      }
+      return baseQuery.apply(this, args) as never;
+    }
+  }
+  Object.defineProperty(LifeguardClient, "name", { value: Base.name || "Client" });
+  classes.set(Base, LifeguardClient as unknown as ClientClass);
+  return LifeguardClient as unknown as ClientClass;
+}
+
+/**
+ * Runs a statement that deallocates prepared statements and, once it has succeeded, drops them
+ * from pg's cache too (not before: queries queued ahead of it may still use them).
+ */
+function deallocating(
+  client: pg.Client,
+  baseQuery: (...args: QueryArgs) => unknown,
+  which: "all" | readonly string[],
+  config: unknown,
+  values: unknown,
+  callback: unknown,
+): unknown {
+  if (typeof values === "function") {
+    callback = values;
+    values = undefined;
+  }
+  const done = (error: unknown) => {
+    if (error === null || error === undefined) forgetPreparedStatements(client, which);
+  };
+  if (typeof callback === "function") {
+    return baseQuery.call(client, config, values, (error: unknown, result: unknown) => {
+      done(error);
+      (callback as (e: unknown, r: unknown) => void)(error, result);
+    });
+  }
+  const result = baseQuery.call(client, config, values) as Promise<unknown>;
+  return result.then(
+    (value) => {
+      done(undefined);
+      return value;
+    },
+    (error: unknown) => {
+      throw error;
+    },
+  );
+}

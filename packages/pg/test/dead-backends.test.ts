@@ -1,0 +1,120 @@
+import { useTestDatabase } from "@lifeguard/test-fixtures";
+import pg from "pg";
+import { afterEach, describe, expect, it } from "vitest";
+import { Pool } from "../src/index.js";
+import { backendPids, pidOf, terminate } from "./helpers.js";
+
+const db = useTestDatabase();
+const pools: { end(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const p of pools.splice(0)) await p.end().catch(() => undefined);
+});
+
+function lifeguard(config: ConstructorParameters<typeof Pool>[0] = {}): Pool {
+  const pool = new Pool({ connectionString: db.url, ...config });
+  pools.push(pool);
+  return pool;
+}
+
+describe("terminated idle backends", () => {
+  it("are never handed out: pre-ping replaces them and no error reaches the caller", async () => {
+    const pool = lifeguard({ max: 4, prePing: { bypassWindowMillis: 0 } });
+    const pids = await backendPids(pool, 4);
+    await terminate(db.url, pids);
+    const errors: unknown[] = [];
+    const seen = new Set<number>();
+    for (let i = 0; i < 20; i++) {
+      try {
+        const { rows } = await pool.query<{ pid: number }>("select pg_backend_pid() as pid");
+        seen.add(rows[0]?.pid as number);
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    expect(errors).toEqual([]);
+    for (const pid of pids) expect(seen.has(pid)).toBe(false);
+    expect(
+      pool.stats().counters.destroys.broken + pool.stats().counters.destroys["ping-failed"],
+    ).toBe(4);
+  });
+
+  it("never crash the process, with or without an 'error' listener, and are counted", async () => {
+    const pool = lifeguard({ max: 2 });
+    const pids = await backendPids(pool, 2);
+    await terminate(db.url, pids);
+    // no 'error' listener is attached: pg.Pool would throw an unhandled 'error' here (pg #1324)
+    await expect(pool.query("select 1 as one")).resolves.toMatchObject({ rows: [{ one: 1 }] });
+    expect(pool.stats().connector["idleErrors"]).toBe(2);
+  });
+
+  it("are reported to 'error' listeners when there are some", async () => {
+    const pool = lifeguard({ max: 1 });
+    const reported: Error[] = [];
+    pool.on("error", (error) => reported.push(error));
+    const [pid] = await backendPids(pool, 1);
+    await terminate(db.url, [pid as number]);
+    await pool.query("select 1");
+    expect(reported).toHaveLength(1);
+    expect(reported[0]?.message).toMatch(/terminat/i);
+  });
+});
+
+describe("a backend terminated while checked out", () => {
+  it("fails that query, does not crash the process, and the client is replaced after release", async () => {
+    const pool = lifeguard({ max: 1 });
+    const client = await pool.connect();
+    const pid = await pidOf(client);
+    await terminate(db.url, [pid]);
+    await expect(client.query("select 1")).rejects.toThrow();
+    client.release();
+    const next = await pool.connect();
+    expect(await pidOf(next)).not.toBe(pid);
+    next.release();
+  });
+
+  it("a connection error passed to release() retires older connections too (failover)", async () => {
+    const pool = lifeguard({ max: 3 });
+    const [a, b, c] = [await pool.connect(), await pool.connect(), await pool.connect()];
+    const pidC = await pidOf(c);
+    await terminate(db.url, [pidC]);
+    const error = await c.query("select 1").catch((e: unknown) => e);
+    c.release(error as Error);
+    a.release();
+    b.release();
+    await pool.query("select 1");
+    expect(pool.stats().counters.destroys.error).toBe(1);
+    expect(pool.stats().counters.destroys.evicted).toBe(2);
+  });
+});
+
+describe("pool.query with a statement error", () => {
+  it("keeps the same backend (Lifeguard)", async () => {
+    const pool = lifeguard({ max: 1 });
+    await pool.query("create table if not exists uniq (id int primary key)");
+    await pool.query("insert into uniq values (1) on conflict do nothing");
+    const before = (await pool.query<{ pid: number }>("select pg_backend_pid() as pid")).rows[0]
+      ?.pid;
+    await expect(pool.query("insert into uniq values (1)")).rejects.toMatchObject({
+      code: "23505",
+    });
+    await expect(pool.query("selec 1")).rejects.toMatchObject({ code: "42601" });
+    const after = (await pool.query<{ pid: number }>("select pg_backend_pid() as pid")).rows[0]
+      ?.pid;
+    expect(after).toBe(before);
+  });
+
+  it("plain pg.Pool throws the backend away on any error (its known behaviour)", async () => {
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    pools.push(pool);
+    await pool.query("create table if not exists uniq (id int primary key)");
+    await pool.query("insert into uniq values (1) on conflict do nothing");
+    const before = (await pool.query<{ pid: number }>("select pg_backend_pid() as pid")).rows[0]
+      ?.pid;
+    await expect(pool.query("insert into uniq values (1)")).rejects.toMatchObject({
+      code: "23505",
+    });
+    const after = (await pool.query<{ pid: number }>("select pg_backend_pid() as pid")).rows[0]
+      ?.pid;
+    expect(after).not.toBe(before);
+  });
+});

@@ -1,0 +1,141 @@
+import { useTestDatabase } from "@lifeguard/test-fixtures";
+import { afterEach, describe, expect, it } from "vitest";
+import { Pool } from "../src/index.js";
+import { pidOf } from "./helpers.js";
+
+const db = useTestDatabase();
+let pool: Pool | undefined;
+afterEach(async () => {
+  await pool?.end();
+  pool = undefined;
+});
+
+/** One connection, so the next borrower is certain to get the same backend. */
+function onePool(reset: "auto" | "always" | "never"): Pool {
+  pool = new Pool({ connectionString: db.url, max: 1, reset });
+  return pool;
+}
+
+describe.each(["auto", "always"] as const)("reset %s", (reset) => {
+  it("rolls back an open transaction before the next borrower", async () => {
+    const p = onePool(reset);
+    await p.query("create table if not exists t_open (v int)");
+    const a = await p.connect();
+    const pid = await pidOf(a);
+    await a.query("begin");
+    await a.query("insert into t_open values (1)");
+    a.release();
+    const b = await p.connect();
+    expect(await pidOf(b)).toBe(pid);
+    const { rows } = await b.query("select count(*)::int as n from t_open");
+    expect(rows[0].n).toBe(0);
+    expect(b.getTransactionStatus()).toBe("I");
+    b.release();
+    expect(p.stats().connector["rollbacks"]).toBe(1);
+  });
+
+  it("rolls back a failed transaction before the next borrower", async () => {
+    const p = onePool(reset);
+    const a = await p.connect();
+    await a.query("begin");
+    await expect(a.query("select 1/0")).rejects.toThrow(/division by zero/);
+    a.release();
+    const b = await p.connect();
+    await expect(b.query("select 1 as one")).resolves.toMatchObject({ rows: [{ one: 1 }] });
+    b.release();
+  });
+
+  const leaks: [string, string, string, (row: Record<string, unknown>) => void][] = [
+    [
+      "SET",
+      "set statement_timeout = 1234",
+      "select current_setting('statement_timeout') as v",
+      (r) => expect(r["v"]).toBe("0"),
+    ],
+    [
+      "SET ROLE",
+      "create role lg_reader; set role lg_reader",
+      "select current_user as v",
+      (r) => expect(r["v"]).toBe("postgres"),
+    ],
+    [
+      "set_config(..., false)",
+      "select set_config('app.tenant', '42', false)",
+      "select current_setting('app.tenant', true) as v",
+      (r) => expect(r["v"] ?? "").toBe(""),
+    ],
+    [
+      "temp table",
+      "create temp table tmp_leak (v int)",
+      "select to_regclass('pg_temp.tmp_leak')::text as v",
+      (r) => expect(r["v"]).toBeNull(),
+    ],
+    [
+      "LISTEN",
+      "listen lg_channel",
+      "select count(*)::int as v from pg_listening_channels()",
+      (r) => expect(r["v"]).toBe(0),
+    ],
+    [
+      "advisory lock",
+      "select pg_advisory_lock(4242)",
+      "select count(*)::int as v from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()",
+      (r) => expect(r["v"]).toBe(0),
+    ],
+    [
+      "PREPARE",
+      "prepare lg_stmt as select 1",
+      "select count(*)::int as v from pg_prepared_statements",
+      (r) => expect(r["v"]).toBe(0),
+    ],
+  ];
+
+  it.each(leaks)("%s is gone for the next borrower", async (_name, leak, probe, check) => {
+    const p = onePool(reset);
+    const a = await p.connect();
+    const pid = await pidOf(a);
+    await a.query(leak);
+    a.release();
+    const b = await p.connect();
+    expect(await pidOf(b)).toBe(pid);
+    const { rows } = await b.query(probe);
+    check(rows[0]);
+    b.release();
+    await p.query("drop role if exists lg_reader");
+  });
+});
+
+describe("reset auto", () => {
+  it("does not reset a lease that only ran plain DML", async () => {
+    const p = onePool("auto");
+    await p.query("create table if not exists t_plain (v int)"); // DDL: counts as dirty
+    await p.query("select 1"); // its borrow waits for that reset to finish
+    const before = p.stats().connector["resets"];
+    expect(before).toBe(1);
+    for (let i = 0; i < 5; i++) await p.query("insert into t_plain values ($1)", [i]);
+    await p.query("select * from t_plain");
+    expect(p.stats().connector["resets"]).toBe(before);
+  });
+
+  it("resets when the server reports a changed setting (ParameterStatus)", async () => {
+    const p = onePool("auto");
+    // a function changing a reported setting: the statement text alone looks clean
+    await p.query(
+      "create or replace function lg_set_tz() returns int language plpgsql as $$ begin perform set_config('TimeZone', 'Asia/Tokyo', false); return 1; end $$",
+    );
+    const before = p.stats().connector["resets"] ?? 0;
+    await p.query("select lg_set_tz()");
+    expect(p.stats().connector["resets"]).toBe(before + 1);
+    const { rows } = await p.query("select current_setting('TimeZone') as tz");
+    expect(rows[0].tz).not.toBe("Asia/Tokyo");
+  });
+});
+
+describe("reset never", () => {
+  it("keeps session state (the documented trade-off)", async () => {
+    const p = onePool("never");
+    await p.query("set application_name = 'kept'");
+    const { rows } = await p.query("select current_setting('application_name') as v");
+    expect(rows[0].v).toBe("kept");
+  });
+});
