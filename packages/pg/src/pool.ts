@@ -132,26 +132,55 @@ export class Pool extends pg.Pool {
   }
 
   /** Runs one query on a pooled client. A statement error keeps the connection; a dead one is replaced. */
-  override query(...args: unknown[]): never {
+  override query<T extends pg.Submittable>(queryStream: T): T;
+  override query<R extends unknown[] = unknown[], I = unknown[]>(
+    queryConfig: pg.QueryArrayConfig<I>,
+    values?: pg.QueryConfigValues<I>,
+  ): Promise<pg.QueryArrayResult<R>>;
+  // biome-ignore lint/suspicious/noExplicitAny: pg's own default row type, kept for drop-in typing
+  override query<R extends pg.QueryResultRow = any, I = unknown[]>(
+    queryConfig: pg.QueryConfig<I>,
+  ): Promise<pg.QueryResult<R>>;
+  // biome-ignore lint/suspicious/noExplicitAny: pg's own default row type, kept for drop-in typing
+  override query<R extends pg.QueryResultRow = any, I = unknown[]>(
+    queryTextOrConfig: string | pg.QueryConfig<I>,
+    values?: pg.QueryConfigValues<I>,
+  ): Promise<pg.QueryResult<R>>;
+  override query<R extends unknown[] = unknown[], I = unknown[]>(
+    queryConfig: pg.QueryArrayConfig<I>,
+    callback: (err: Error, result: pg.QueryArrayResult<R>) => void,
+  ): void;
+  // biome-ignore lint/suspicious/noExplicitAny: pg's own default row type, kept for drop-in typing
+  override query<R extends pg.QueryResultRow = any, I = unknown[]>(
+    queryTextOrConfig: string | pg.QueryConfig<I>,
+    callback: (err: Error, result: pg.QueryResult<R>) => void,
+  ): void;
+  // biome-ignore lint/suspicious/noExplicitAny: pg's own default row type, kept for drop-in typing
+  override query<R extends pg.QueryResultRow = any, I = unknown[]>(
+    queryText: string,
+    values: pg.QueryConfigValues<I>,
+    callback: (err: Error, result: pg.QueryResult<R>) => void,
+  ): void;
+  override query(...args: unknown[]): unknown {
     let [config, values, callback] = args;
     if (typeof config === "function") {
       const error = new Error(
         "Passing a function as the first parameter to pool.query is not supported",
       );
       setImmediate(() => (config as QueryCallback)(error));
-      return undefined as never;
+      return undefined;
     }
     if (typeof values === "function") {
       callback = values;
       values = undefined;
     }
     const running = this.#query(config, values);
-    if (typeof callback !== "function") return running as never;
+    if (typeof callback !== "function") return running;
     running.then(
       (result) => (callback as QueryCallback)(undefined, result),
       (error: Error) => (callback as QueryCallback)(error),
     );
-    return undefined as never;
+    return undefined;
   }
 
   /**
