@@ -29,7 +29,10 @@ export interface LifeguardOptions {
   lifetimeJitter?: number;
   /** Retire a connection after this many leases. Default Infinity. */
   maxUses?: number;
-  /** Most callers that may wait at once; more fail at once with `PoolQueueFullError`. Default Infinity. */
+  /**
+   * Most callers that may wait for a busy pool (beyond the connections it can still open); more
+   * fail at once with `PoolQueueFullError`. Default Infinity.
+   */
   maxWaiting?: number;
   /** Check connections before lending them; `false` keeps only the free local check. */
   prePing?: PrePingOptions | false;
@@ -140,7 +143,8 @@ export const numberOptions = {
     max: Number.MAX_SAFE_INTEGER,
     allowInfinity: true,
     default: Number.POSITIVE_INFINITY,
-    description: "Most callers waiting at once; more fail at once.",
+    description:
+      "Most callers waiting for a busy pool (beyond what it can still open); more fail at once.",
   },
   leakDetectionThresholdMillis: {
     kind: "integer",

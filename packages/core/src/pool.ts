@@ -2,7 +2,7 @@ import { ConnectBackoff } from "./backoff.js";
 import { ConnectionBag } from "./bag.js";
 import { channels } from "./channels.js";
 import type { Clock } from "./clock.js";
-import type { Connector, ReleaseDecision } from "./connector.js";
+import type { Connector, ErrorClass, ReleaseDecision } from "./connector.js";
 import type { DestroyReason } from "./entry.js";
 import { PoolEntry } from "./entry.js";
 import {
@@ -207,7 +207,7 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
    * FIFO order until one is returned or opened, up to the deadline.
    *
    * Rejects with `AcquireTimeoutError` at the deadline, `AcquireAbortedError` when `signal`
-   * aborts, `PoolQueueFullError` when `maxWaiting` callers already wait,
+   * aborts, `PoolQueueFullError` when the pool is at `max` and `maxWaiting` callers already wait,
    * `DatabaseUnavailableError` at once while no connection can be opened, and `PoolClosedError`
    * after `close()`.
    */
@@ -239,7 +239,8 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
       if (entry !== undefined) return Promise.resolve(this.#grant(entry, now, now, acquireError));
     }
 
-    if (this.#waiters.live >= this.#o.maxWaiting) {
+    // the queue is the callers beyond what the free slots (open or opening) can serve
+    if (this.#waiters.live - (this.#o.max - this.#bag.size) >= this.#o.maxWaiting) {
       this.#counters.queueFull++;
       const error = new PoolQueueFullError(this.name, this.#o.maxWaiting);
       this.#publishAcquireFailed(channels.queueFull, 0, error);
@@ -316,6 +317,12 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
     for (const check of this.#checks) if (!check.waiter.settled) pending++;
     const idle = this.#bag.count("idle");
     const total = this.#bag.size;
+    const now = this.#clock.now();
+    let expiring = 0;
+    for (const entry of this.#bag.entries()) {
+      if (entry.state !== "idle" && (entry.evictReason !== undefined || now >= entry.expiresAt))
+        expiring++;
+    }
     return {
       name: this.name,
       state: this.#state,
@@ -326,12 +333,14 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
       validating: this.#bag.count("validating"),
       releasing: this.#bag.count("releasing"),
       creating: this.#attempts.size,
+      expiring,
       pending,
       min: this.#o.min,
       max: this.#o.max,
       circuit: this.#circuitOpen ? "open" : "closed",
       counters: this.#counters.snapshot(),
-      connector: this.#connector.stats?.() ?? {},
+      // a copy: a connector may hand out its live counters object
+      connector: { ...this.#connector.stats?.() },
     };
   }
 
@@ -375,7 +384,8 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
       throw new LeaseReleasedError(this.name);
     }
     entry.lease = undefined;
-    entry.acquireError = undefined;
+    // entry.acquireError stays until the connection is back in the pool: the leak report and the
+    // connector's clean-up (which may name the borrower in its events) still read the stack
     const now = this.#clock.now();
     this.#leaks.unwatch(lease, now);
     this.#counters.releases++;
@@ -423,6 +433,8 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
   /** A waiter reached its deadline or its signal aborted; a ping in progress for it carries on. */
   readonly #giveUp: GiveUp<C> = (waiter, now, why) => {
     if (waiter.settled) return;
+    // the snapshot in the error shows the pool as the caller saw it: still waiting
+    const stats = why === "timeout" ? this.stats() : undefined;
     this.#settle(waiter);
     if (waiter.queued) this.#waiters.noteSettled();
     const waited = now - waiter.startedAt;
@@ -433,7 +445,7 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
     } else {
       this.#counters.timeouts++;
       const cause = this.#backoff.failures > 0 ? this.#backoff.lastError : undefined;
-      error = new AcquireTimeoutError(waited, this.stats(), cause);
+      error = new AcquireTimeoutError(waited, stats as PoolStats, cause);
       this.#publishAcquireFailed(channels.acquireTimeout, waited, error);
     }
     waiter.reject(error);
@@ -533,16 +545,26 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
 
   /** Why an idle connection must not be lent, if it must not. */
   #unusableReason(entry: PoolEntry<C>, now: number): DestroyReason | undefined {
-    if (this.#connector.isBroken(entry.connection)) return "broken";
+    if (this.#isBroken(entry)) return "broken";
     if (entry.evictReason !== undefined) return entry.evictReason;
     if (now >= entry.expiresAt) return "lifetime";
     return undefined;
   }
 
+  /** Stage 1, the connector's free local check; a check that throws counts as broken. */
+  #isBroken(entry: PoolEntry<C>): boolean {
+    try {
+      return this.#connector.isBroken(entry.connection);
+    } catch {
+      return true;
+    }
+  }
+
   #needsPing(entry: PoolEntry<C>, now: number): boolean {
     const prePing = this.#o.prePing;
+    // "used successfully less than bypassWindowMillis ago" skips the round trip; 0 pings every borrow
     return (
-      prePing !== false && (entry.needsPing || now - entry.lastUsedAt > prePing.bypassWindowMillis)
+      prePing !== false && (entry.needsPing || now - entry.lastUsedAt >= prePing.bypassWindowMillis)
     );
   }
 
@@ -619,24 +641,25 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
       });
     }
 
-    if (entry.state !== "validating") {
-      // close() destroyed it meanwhile and rejected the waiter
-      return;
-    }
-    if (result === "ok") {
+    if (entry.state !== "validating") return; // close() destroyed it meanwhile
+    // the ping proves the server answers; the free checks may still say otherwise by now
+    const reason = result === "ok" ? this.#unusableReason(entry, now) : "ping-failed";
+    if (reason === undefined) {
       entry.lastUsedAt = now;
       entry.needsPing = false;
       if (!waiter.settled) {
         this.#bag.transition(entry, "leased");
         this.#handOver(entry, waiter, now);
       } else {
-        this.#bag.transition(entry, "idle");
+        // its waiter gave up meanwhile: the connection goes back to the pool, never leaks
+        this.#checkIn(entry, now);
       }
     } else {
-      this.#destroy(entry, "ping-failed");
-      // connections opened before it sat through the same network: check them before lending
-      for (const other of this.#bag.idle)
-        if (other.createdAt <= entry.createdAt) other.needsPing = true;
+      this.#destroy(entry, reason);
+      if (reason === "ping-failed") {
+        // connections opened before it sat through the same network: check them before lending
+        for (const other of this.#bag.idle) if (other.id < entry.id) other.needsPing = true;
+      }
       if (!waiter.settled) {
         // try another connection inside the same deadline, ahead of everyone who came later
         waiter.queued = true;
@@ -657,14 +680,23 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
   ): DestroyReason | undefined {
     if (this.#state !== "open") return "shutdown";
     if (options?.destroy === true) return "released-destroy";
-    if (options?.error !== undefined && this.#connector.classify(options.error) === "connection") {
-      // failover, restart: whatever was opened before this one likely shares its fate
-      this.#softEvict((other) => other !== entry && other.createdAt <= entry.createdAt);
-      return "error";
+    if (options?.error !== undefined) {
+      let kind: ErrorClass | "unknown";
+      try {
+        kind = this.#connector.classify(options.error);
+      } catch {
+        kind = "unknown"; // a classifier that throws must not leak the connection's slot
+      }
+      if (kind === "connection") {
+        // failover, restart: whatever was opened before this one likely shares its fate
+        // (ids follow creation order, so connections opened in the same millisecond are ordered too)
+        this.#softEvict((other) => other.id < entry.id);
+        return "error";
+      }
+      if (kind === "unknown") return "error"; // cannot tell whether it is alive: do not reuse it
     }
-    if (this.#connector.isBroken(entry.connection)) {
-      for (const other of this.#bag.idle)
-        if (other.createdAt <= entry.createdAt) other.needsPing = true;
+    if (this.#isBroken(entry)) {
+      for (const other of this.#bag.idle) if (other.id < entry.id) other.needsPing = true;
       return "broken";
     }
     if (entry.evictReason !== undefined) return entry.evictReason;
@@ -676,13 +708,19 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
   /** The connector finished cleaning a session asynchronously. */
   #released(entry: PoolEntry<C>, decision: ReleaseDecision): void {
     if (entry.state !== "releasing") return; // close() forced it meanwhile
-    if (this.#state !== "open") this.#destroy(entry, "shutdown");
-    else if (decision !== "keep") this.#destroy(entry, "reset-failed");
-    else if (entry.evictReason !== undefined) this.#destroy(entry, entry.evictReason);
-    else {
-      this.#checkIn(entry, this.#clock.now());
+    const now = this.#clock.now();
+    // the clean-up took time: the socket may have died, or the connection aged, evicted meanwhile
+    const reason =
+      this.#state !== "open"
+        ? "shutdown"
+        : decision !== "keep"
+          ? "reset-failed"
+          : this.#unusableReason(entry, now);
+    if (reason === undefined) {
+      this.#checkIn(entry, now);
       return;
     }
+    this.#destroy(entry, reason);
     this.#pump();
   }
 
@@ -690,6 +728,7 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
   #checkIn(entry: PoolEntry<C>, now: number): void {
     entry.lastUsedAt = now;
     entry.needsPing = false;
+    entry.acquireError = undefined;
     const waiter = this.#waiters.shift();
     if (waiter !== undefined) {
       waiter.queued = false;
@@ -916,11 +955,17 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
       this.#settle(waiter);
       waiter.reject(closed);
     }
-    for (const check of this.#checks) {
+    // pre-pings in flight: their waiters are turned away, so the round trips are pointless
+    for (const check of [...this.#checks]) {
+      check.done = true;
+      this.#checks.delete(check);
+      this.#scheduler.cancel(check);
+      check.controller.abort(closed);
       if (!check.waiter.settled) {
         this.#settle(check.waiter);
         check.waiter.reject(closed);
       }
+      this.#destroy(check.entry, "shutdown");
     }
     for (const w of this.#warmups) w.reject(closed);
     this.#warmups = [];
@@ -957,7 +1002,6 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
           }
           this.#destroy(entry, "shutdown");
         }
-        for (const check of this.#checks) check.controller.abort(closed);
         for (const attempt of [...this.#attempts]) this.#finishAttempt(attempt);
       }
     }

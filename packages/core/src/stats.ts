@@ -41,6 +41,8 @@ export interface PoolStats {
   readonly releasing: number;
   /** Connections being opened. */
   readonly creating: number;
+  /** Connections out with a borrower that will close when returned (past their lifetime, or evicted). */
+  readonly expiring: number;
   /** Callers waiting for a connection. */
   readonly pending: number;
   readonly min: number;

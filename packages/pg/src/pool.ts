@@ -117,6 +117,8 @@ export class Pool extends pg.Pool {
   declare readonly idleCount: number;
   /** Callers waiting for a client. */
   declare readonly waitingCount: number;
+  /** Clients out with a borrower that will close on release (past their lifetime, or evicted). */
+  declare readonly expiredCount: number;
 
   /** Borrow a client; release it with `client.release()` (or `await using`). */
   override connect(): Promise<LifeguardPoolClient>;
@@ -284,6 +286,11 @@ Object.defineProperties(Pool.prototype, {
   waitingCount: {
     get(this: Pool) {
       return this.lifeguard.stats().pending;
+    },
+  },
+  expiredCount: {
+    get(this: Pool) {
+      return this.lifeguard.stats().expiring;
     },
   },
 });

@@ -131,6 +131,28 @@ describe("reset auto", () => {
   });
 });
 
+describe("what 'auto' cannot see: session state changed inside a function", () => {
+  const setTenant =
+    "create or replace function lg_set_tenant(t text) returns int language plpgsql as $$ begin perform set_config('app.tenant', t, false); return 1; end $$";
+
+  it("leaks under 'auto' (documented in docs/pg.md)", async () => {
+    const p = onePool("auto");
+    await p.query(setTenant);
+    await p.query("select 1"); // wait for the DDL lease's reset
+    await p.query("select lg_set_tenant('42')");
+    const { rows } = await p.query("select current_setting('app.tenant', true) as v");
+    expect(rows[0].v).toBe("42");
+  });
+
+  it("is reset under 'always', the recommended mode for tenants set that way", async () => {
+    const p = onePool("always");
+    await p.query(setTenant);
+    await p.query("select lg_set_tenant('42')");
+    const { rows } = await p.query("select current_setting('app.tenant', true) as v");
+    expect(rows[0].v ?? "").toBe("");
+  });
+});
+
 describe("reset never", () => {
   it("keeps session state (the documented trade-off)", async () => {
     const p = onePool("never");

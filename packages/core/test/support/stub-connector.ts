@@ -1,12 +1,12 @@
-import type { Connector, ErrorClass, ReleaseDecision } from "../../src/index.js";
+import type { ConnectionInfo, Connector, ErrorClass, ReleaseDecision } from "../../src/index.js";
 
 /** A fake connection: plain state the tests flip. */
 export interface StubConnection {
   readonly id: number;
   broken: boolean;
   destroyed: boolean;
-  /** What the next ping does: answer, fail, or never answer. */
-  ping: "ok" | "fail" | "hang";
+  /** What the next ping does: answer, fail, never answer, or wait to be finished by hand. */
+  ping: "ok" | "fail" | "hang" | "manual";
   pings: number;
   releases: number;
 }
@@ -20,6 +20,11 @@ interface Deferred<T> {
   promise: Promise<T>;
   resolve: (value: T) => void;
   reject: (error: unknown) => void;
+}
+
+function remove<T>(list: T[], item: T): void {
+  const index = list.indexOf(item);
+  if (index !== -1) list.splice(index, 1);
 }
 
 function deferred<T>(): Deferred<T> {
@@ -44,9 +49,17 @@ export class StubConnector implements Connector<StubConnection> {
   readonly opened: StubConnection[] = [];
   readonly destroyed: StubConnection[] = [];
   connectAttempts = 0;
+  /** When false, manual connects ignore the pool's abort (a driver that cannot cancel a connect). */
+  honourConnectAbort = true;
   /** Connects waiting for the test to finish them (mode "manual"). */
   readonly pendingConnects: Deferred<StubConnection>[] = [];
   readonly pendingReleases: Deferred<ReleaseDecision>[] = [];
+  /** Pings waiting for the test to finish them (connection ping mode "manual"). */
+  readonly pendingPings: { connection: StubConnection; deferred: Deferred<void> }[] = [];
+  /** What the pool passed to `release()`, in order. */
+  readonly releaseInfos: ConnectionInfo[] = [];
+  /** Calls the pool should never make: ping/release/destroy of a connection already destroyed. */
+  readonly misuse: string[] = [];
   #nextId = 1;
 
   connect({ signal }: { signal: AbortSignal }): Promise<StubConnection> {
@@ -55,7 +68,16 @@ export class StubConnector implements Connector<StubConnection> {
     if (this.mode === "ok") return Promise.resolve(this.#open());
     const d = deferred<StubConnection>();
     this.pendingConnects.push(d);
-    signal.addEventListener("abort", () => d.reject(signal.reason), { once: true });
+    if (this.honourConnectAbort) {
+      signal.addEventListener(
+        "abort",
+        () => {
+          remove(this.pendingConnects, d);
+          d.reject(signal.reason);
+        },
+        { once: true },
+      );
+    }
     return d.promise;
   }
 
@@ -80,15 +102,45 @@ export class StubConnector implements Connector<StubConnection> {
   }
 
   ping(connection: StubConnection, { signal }: { signal: AbortSignal }): Promise<void> {
+    if (connection.destroyed) this.misuse.push(`ping of destroyed connection ${connection.id}`);
     connection.pings++;
     if (connection.ping === "ok") return Promise.resolve();
     if (connection.ping === "fail") return Promise.reject(new StubConnectionError("ping failed"));
-    return new Promise((_, reject) => {
-      signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-    });
+    const d = deferred<void>();
+    const pending = { connection, deferred: d };
+    if (connection.ping === "manual") this.pendingPings.push(pending);
+    signal.addEventListener(
+      "abort",
+      () => {
+        remove(this.pendingPings, pending);
+        d.reject(signal.reason);
+      },
+      { once: true },
+    );
+    return d.promise;
   }
 
-  release(connection: StubConnection): ReleaseDecision | Promise<ReleaseDecision> {
+  /** Finishes the oldest manual ping: it answers (`"ok"`) or fails. */
+  finishPing(result: "ok" | "fail" = "ok"): StubConnection {
+    const p = this.pendingPings.shift();
+    if (p === undefined) throw new Error("no pending ping");
+    if (result === "ok") p.deferred.resolve();
+    else p.deferred.reject(new StubConnectionError("ping failed"));
+    return p.connection;
+  }
+
+  release(
+    connection: StubConnection,
+    info: ConnectionInfo,
+  ): ReleaseDecision | Promise<ReleaseDecision> {
+    if (connection.destroyed) this.misuse.push(`release of destroyed connection ${connection.id}`);
+    // a copy: the pool passes its live record, whose fields change after this call
+    this.releaseInfos.push({
+      id: info.id,
+      createdAt: info.createdAt,
+      uses: info.uses,
+      acquireStack: info.acquireStack,
+    });
     connection.releases++;
     if (this.releaseMode === "throw") throw new Error("reset failed");
     if (this.releaseMode !== "async") return this.releaseMode;
@@ -97,7 +149,15 @@ export class StubConnector implements Connector<StubConnection> {
     return d.promise;
   }
 
+  /** Finishes the oldest async release (releaseMode "async") with `decision`. */
+  finishRelease(decision: ReleaseDecision = "keep"): void {
+    const d = this.pendingReleases.shift();
+    if (d === undefined) throw new Error("no pending release");
+    d.resolve(decision);
+  }
+
   destroy(connection: StubConnection): void {
+    if (connection.destroyed) this.misuse.push(`second destroy of connection ${connection.id}`);
     connection.destroyed = true;
     this.destroyed.push(connection);
   }
