@@ -80,7 +80,8 @@ export interface FaultProxy extends AsyncDisposable {
    */
   refuse(): Promise<void>;
   /**
-   * Resets every open connection now, on both sides (a TCP RST, so the client sees `ECONNRESET`),
+   * Resets every open connection now, on both sides (a TCP RST, so the client sees `ECONNRESET`;
+   * a socket still connecting, or one whose FIN the proxy is still sending, is closed instead),
    * like a firewall dropping its state table. The mode is unchanged: in `pass`, new connections
    * work at once.
    */
@@ -144,10 +145,18 @@ interface Wire {
 
 const ignore = (): void => {};
 
-/** @internal sends an RST where possible; a socket still connecting has nothing to reset */
+/**
+ * @internal Sends an RST where possible, and always destroys the socket (so 'close' follows).
+ *
+ * Two sockets are destroyed without an RST. One still connecting has nothing to reset. One whose
+ * FIN is still on its way (end() was called, 'finish' has not happened yet) cannot be reset: its
+ * shutdown request is pending, so resetAndDestroy() fails with EINVAL. Node then marks it destroyed,
+ * but it never closes the handle or emits 'close', and close() would wait for it forever.
+ */
 function reset(socket: Socket): void {
   if (socket.destroyed) return;
-  if (socket.connecting) socket.destroy();
+  const finPending = socket.writableEnded && !socket.writableFinished;
+  if (socket.connecting || finPending) socket.destroy();
   else socket.resetAndDestroy();
 }
 

@@ -304,6 +304,37 @@ describe("startFaultProxy", () => {
     }
   });
 
+  // Node cannot reset a socket whose FIN is still on its way: resetAndDestroy() fails with EINVAL,
+  // the socket never emits 'close', and close() used to wait for it forever. Latency on fake timers
+  // lets the proxy forward the FIN and cut in the same turn, before the FIN has gone out.
+  it.each(["client", "server"] as const)(
+    "cut() right after forwarding a FIN from the %s still closes both sides, and close() resolves",
+    async (finFrom) => {
+      vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+      const echo = await startEcho();
+      const proxy = await startFaultProxy(echo.target);
+      const client = await connect(proxy.port);
+      await exchange(client, "hi");
+      const server = echo.peers[0];
+      if (server === undefined) throw new Error("the echo server has no connection");
+      const [sender, receiver] = finFrom === "client" ? [client, server] : [server, client];
+
+      proxy.latency(1);
+      sender.socket.end();
+      await until("the proxy holds the FIN", () => vi.getTimerCount() === 1);
+      vi.advanceTimersByTime(1); // the proxy ends its socket to the receiver: the FIN is pending
+      proxy.cut();
+      let closed = false;
+      void proxy.close().then(() => {
+        closed = true;
+      });
+      await until("close() resolved", () => closed);
+      await until("both sides closed", () => client.closed && server.closed);
+      expect(receiver.ended).toBe(true);
+      expect(proxy.connections).toBe(0);
+    },
+  );
+
   it("close() is idempotent, closes every connection and frees the port", async () => {
     const echo = await startEcho();
     const proxy = await startFaultProxy(echo.target);
