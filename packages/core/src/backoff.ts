@@ -14,15 +14,24 @@ export class ConnectBackoff {
   failures = 0;
   lastError: unknown = undefined;
   nextAttemptAt = 0;
+  /** When the last failure that counted was recorded. */
+  #failedAt = Number.NEGATIVE_INFINITY;
 
   constructor(random: () => number) {
     this.#random = random;
   }
 
-  /** Records a failure at `now` and returns the delay before the next attempt. */
-  recordFailure(now: number, error: unknown): number {
-    this.failures++;
+  /**
+   * Records the failure, at `now`, of a connect started at `startedAt`, and returns the delay
+   * before the next attempt. A connect that was already running when a failure was recorded (one
+   * of a burst opened together) fails for the same reason: it counts as that failure, so a burst
+   * of `max` connects refused at once does not jump the delay to its cap.
+   */
+  recordFailure(now: number, error: unknown, startedAt: number = now): number {
     this.lastError = error;
+    if (startedAt <= this.#failedAt) return Math.max(0, this.nextAttemptAt - now);
+    this.failures++;
+    this.#failedAt = now;
     const delay = backoffDelay(this.failures, this.#random());
     this.nextAttemptAt = now + delay;
     return delay;
@@ -32,6 +41,7 @@ export class ConnectBackoff {
     this.failures = 0;
     this.lastError = undefined;
     this.nextAttemptAt = 0;
+    this.#failedAt = Number.NEGATIVE_INFINITY;
   }
 }
 

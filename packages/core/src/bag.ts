@@ -1,11 +1,12 @@
 import type { EntryState, PoolEntry } from "./entry.js";
 
-const allowed: Readonly<Record<EntryState, readonly EntryState[]>> = {
-  idle: ["leased", "validating", "destroyed"],
-  validating: ["leased", "idle", "destroyed"],
-  leased: ["releasing", "idle", "destroyed"],
-  releasing: ["idle", "leased", "destroyed"],
-  destroyed: [],
+/** allowed[from][to]: the life cycle as a table, looked up on every move. */
+const allowed: Readonly<Record<EntryState, Readonly<Record<EntryState, boolean>>>> = {
+  idle: { idle: false, validating: true, leased: true, releasing: false, destroyed: true },
+  validating: { idle: true, validating: false, leased: true, releasing: false, destroyed: true },
+  leased: { idle: true, validating: false, leased: false, releasing: true, destroyed: true },
+  releasing: { idle: true, validating: false, leased: true, releasing: false, destroyed: true },
+  destroyed: { idle: false, validating: false, leased: false, releasing: false, destroyed: false },
 };
 
 /**
@@ -18,13 +19,12 @@ export class ConnectionBag<C> {
   readonly #all = new Set<PoolEntry<C>>();
   /** Idle entries; the top of the stack (end of the array) is the most recently returned. */
   readonly idle: PoolEntry<C>[] = [];
-  readonly #counts: Record<EntryState, number> = {
-    idle: 0,
-    validating: 0,
-    leased: 0,
-    releasing: 0,
-    destroyed: 0,
-  };
+  // one plain counter per state (not a keyed record): these change on every lease
+  #idle = 0;
+  #validating = 0;
+  #leased = 0;
+  #releasing = 0;
+  #destroyed = 0;
 
   /** Connections that are open (not destroyed). */
   get size(): number {
@@ -32,7 +32,20 @@ export class ConnectionBag<C> {
   }
 
   count(state: EntryState): number {
-    return this.#counts[state];
+    switch (state) {
+      case "idle":
+        return this.#idle;
+      case "validating":
+        return this.#validating;
+      case "leased":
+        return this.#leased;
+      case "releasing":
+        return this.#releasing;
+      case "destroyed":
+        return this.#destroyed;
+      default:
+        return state satisfies never;
+    }
   }
 
   entries(): IterableIterator<PoolEntry<C>> {
@@ -43,7 +56,7 @@ export class ConnectionBag<C> {
   add(entry: PoolEntry<C>, state: "idle" | "leased"): void {
     entry.state = state;
     this.#all.add(entry);
-    this.#counts[state]++;
+    this.#adjust(state, 1);
     if (state === "idle") this.idle.push(entry);
   }
 
@@ -71,13 +84,35 @@ export class ConnectionBag<C> {
 
   #move(entry: PoolEntry<C>, to: EntryState): void {
     const from = entry.state;
-    if (!allowed[from].includes(to)) {
+    if (!allowed[from][to]) {
       throw new Error(
         `lifeguard internal error: connection ${entry.id} cannot go from "${from}" to "${to}"`,
       );
     }
-    this.#counts[from]--;
-    this.#counts[to]++;
+    this.#adjust(from, -1);
+    this.#adjust(to, 1);
     entry.state = to;
+  }
+
+  #adjust(state: EntryState, delta: number): void {
+    switch (state) {
+      case "idle":
+        this.#idle += delta;
+        break;
+      case "validating":
+        this.#validating += delta;
+        break;
+      case "leased":
+        this.#leased += delta;
+        break;
+      case "releasing":
+        this.#releasing += delta;
+        break;
+      case "destroyed":
+        this.#destroyed += delta;
+        break;
+      default:
+        state satisfies never;
+    }
   }
 }

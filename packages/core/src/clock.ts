@@ -13,8 +13,11 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
+// captured once: `performance` is a lazy global getter, and now() runs twice per lease
+const perf = globalThis.performance;
+
 export const systemClock: Clock = {
-  now: () => performance.now(),
+  now: () => perf.now(),
   setTimeout: (callback, delayMillis) => setTimeout(callback, delayMillis),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };

@@ -49,6 +49,11 @@ export interface CloseReport {
   readonly leasesOutstanding: readonly OutstandingLease[];
 }
 
+/** What a waiter needs from its pool. @internal */
+interface WaiterOwner<C> {
+  waiterGaveUp(waiter: Waiter<C>, now: number, why: "timeout" | "abort"): void;
+}
+
 /** A caller waiting for a connection. @internal */
 class Waiter<C> implements Timed {
   dueAt = 0;
@@ -56,23 +61,28 @@ class Waiter<C> implements Timed {
   settled = false;
   /** In the queue (true) or matched to a connection being pinged (false). */
   queued = true;
+  /**
+   * Has its own entry in the scheduler. Waiters with the pool's default timeout do not: they are
+   * due in queue order, so one {@link QueueDeadline} for the oldest of them covers them all.
+   */
+  ownDeadline = false;
   readonly startedAt: number;
   readonly acquireError: Error | undefined;
   readonly signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined = undefined;
-  readonly #giveUp: GiveUp<C>;
+  readonly #owner: WaiterOwner<C>;
   readonly resolve: (lease: Lease<C>) => void;
   readonly reject: (error: Error) => void;
 
   constructor(
-    giveUp: GiveUp<C>,
+    owner: WaiterOwner<C>,
     resolve: (lease: Lease<C>) => void,
     reject: (error: Error) => void,
     startedAt: number,
     acquireError: Error | undefined,
     signal: AbortSignal | undefined,
   ) {
-    this.#giveUp = giveUp;
+    this.#owner = owner;
     this.resolve = resolve;
     this.reject = reject;
     this.startedAt = startedAt;
@@ -81,11 +91,22 @@ class Waiter<C> implements Timed {
   }
 
   onDue(now: number): void {
-    this.#giveUp(this, now, "timeout");
+    this.#owner.waiterGaveUp(this, now, "timeout");
   }
 }
 
-type GiveUp<C> = (waiter: Waiter<C>, now: number, why: "timeout" | "abort") => void;
+/** The deadline of the oldest queued waiter that uses the pool's default timeout. @internal */
+class QueueDeadline implements Timed {
+  dueAt = 0;
+  heapIndex = -1;
+  readonly #onDue: (now: number) => void;
+  constructor(onDue: (now: number) => void) {
+    this.#onDue = onDue;
+  }
+  onDue(now: number): void {
+    this.#onDue(now);
+  }
+}
 
 /** A connect in flight, with its deadline. @internal */
 class CreateAttempt implements Timed {
@@ -152,7 +173,7 @@ class RetryTimer implements Timed {
  * - waiters are served in arrival order; idle connections are reused most-recent first;
  * - nothing is handed out twice: an entry is `leased` to at most one lease at a time.
  */
-export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
+export class Pool<C> implements LeaseOwner<C>, WaiterOwner<C>, AsyncDisposable {
   /** Tells pools apart in metrics, events and errors. */
   readonly name: string;
   readonly #o: ResolvedOptions<C>;
@@ -163,6 +184,9 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
   readonly #scheduler: Scheduler;
   readonly #backoff: ConnectBackoff;
   readonly #retry: RetryTimer;
+  readonly #queueDeadline: QueueDeadline;
+  /** Leak detection is on: capture stacks and watch leases (skipped entirely when off). */
+  readonly #leakOn: boolean;
   readonly #leaks: LeakDetector;
   readonly #housekeeper: Housekeeper;
   readonly #counters = new Counters();
@@ -186,6 +210,8 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
     this.#scheduler = new Scheduler(this.#clock);
     this.#backoff = new ConnectBackoff(this.#o.random);
     this.#retry = new RetryTimer(() => this.#pump());
+    this.#queueDeadline = new QueueDeadline((now) => this.#expireQueued(now));
+    this.#leakOn = this.#o.leakDetectionThresholdMillis > 0;
     this.#leaks = new LeakDetector(this.#o.leakDetectionThresholdMillis, this.#scheduler, this);
     this.#housekeeper = new Housekeeper(this.#scheduler, {
       onClockLeap: (late) => this.#onClockLeap(late),
@@ -230,7 +256,7 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
         return Promise.reject(error);
       }
     }
-    const acquireError = this.#leaks.capture();
+    const acquireError = this.#leakOn ? this.#leaks.capture() : undefined;
     const now = this.#clock.now();
 
     // fast path: nobody is waiting ahead of us and a good connection is idle
@@ -251,11 +277,18 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
     }
 
     return new Promise<Lease<C>>((resolve, reject) => {
-      const waiter = new Waiter(this.#giveUp, resolve, reject, now, acquireError, signal);
+      const waiter = new Waiter(this, resolve, reject, now, acquireError, signal);
       this.#waiters.push(waiter);
-      this.#scheduler.schedule(waiter, now + timeoutMillis);
+      if (timeoutMillis === this.#o.acquireTimeoutMillis) {
+        waiter.dueAt = now + timeoutMillis;
+        if (this.#queueDeadline.heapIndex === -1)
+          this.#scheduler.schedule(this.#queueDeadline, waiter.dueAt);
+      } else {
+        waiter.ownDeadline = true;
+        this.#scheduler.schedule(waiter, now + timeoutMillis);
+      }
       if (signal !== undefined) {
-        waiter.onAbort = () => this.#giveUp(waiter, this.#clock.now(), "abort");
+        waiter.onAbort = () => this.waiterGaveUp(waiter, this.#clock.now(), "abort");
         signal.addEventListener("abort", waiter.onAbort, { once: true });
       }
       this.#pump();
@@ -387,7 +420,7 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
     // entry.acquireError stays until the connection is back in the pool: the leak report and the
     // connector's clean-up (which may name the borrower in its events) still read the stack
     const now = this.#clock.now();
-    this.#leaks.unwatch(lease, now);
+    if (this.#leakOn) this.#leaks.unwatch(lease, now);
     this.#counters.releases++;
     if (channels.connectionRelease.hasSubscribers) {
       channels.connectionRelease.publish({
@@ -430,8 +463,11 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
     this.#leaks.report(lease as Lease<unknown>, now);
   }
 
-  /** A waiter reached its deadline or its signal aborted; a ping in progress for it carries on. */
-  readonly #giveUp: GiveUp<C> = (waiter, now, why) => {
+  /**
+   * A waiter reached its deadline or its signal aborted; a ping in progress for it carries on.
+   * @internal
+   */
+  waiterGaveUp(waiter: Waiter<C>, now: number, why: "timeout" | "abort"): void {
     if (waiter.settled) return;
     // the snapshot in the error shows the pool as the caller saw it: still waiting
     const stats = why === "timeout" ? this.stats() : undefined;
@@ -449,7 +485,7 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
       this.#publishAcquireFailed(channels.acquireTimeout, waited, error);
     }
     waiter.reject(error);
-  };
+  }
 
   // ---------------------------------------------------------------------------------------------
   // the pump
@@ -464,6 +500,7 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
       this.#pumpAgain = true;
       return;
     }
+    if (this.#nothingToDo()) return;
     this.#pumping = true;
     try {
       do {
@@ -478,6 +515,35 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
     }
   }
 
+  /**
+   * Nothing to lend and nothing to open, decided without reading the clock: the common case when
+   * a caller queues behind a busy pool.
+   */
+  #nothingToDo(): boolean {
+    if (this.#circuitOpen) return false;
+    const open = this.#bag.size + this.#attempts.size;
+    if (this.#waiters.live === 0) return open >= this.#o.min;
+    return this.#bag.idle.length === 0 && open >= this.#o.max;
+  }
+
+  /**
+   * The queue's deadline fired: time out every default-timeout waiter that is due, oldest first,
+   * then wait for the next one. (It also fires early when the waiter it was set for was served.)
+   */
+  #expireQueued(now: number): void {
+    let next = Number.POSITIVE_INFINITY;
+    this.#waiters.walk((waiter) => {
+      if (waiter.ownDeadline) return true;
+      if (waiter.dueAt <= now) {
+        this.waiterGaveUp(waiter, now, "timeout");
+        return true;
+      }
+      next = waiter.dueAt;
+      return false;
+    });
+    if (next !== Number.POSITIVE_INFINITY) this.#scheduler.schedule(this.#queueDeadline, next);
+  }
+
   /** Hands idle connections to waiters, oldest waiter first; pings the ones that need it. */
   #lendIdle(now: number): void {
     while (this.#waiters.live > 0 && this.#bag.idle.length > 0) {
@@ -490,6 +556,11 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
       const waiter = this.#waiters.shift() as Waiter<C>;
       waiter.queued = false;
       if (this.#needsPing(entry, now)) {
+        // out of the queue, the waiter's deadline can no longer ride on the queue's
+        if (!waiter.ownDeadline) {
+          waiter.ownDeadline = true;
+          this.#scheduler.schedule(waiter, waiter.dueAt);
+        }
         this.#bag.popIdle("validating");
         this.#ping(entry, waiter, now);
       } else {
@@ -578,7 +649,7 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
     entry.acquireError = acquireError;
     const lease = new Lease(this, entry, now);
     entry.lease = lease;
-    this.#leaks.watch(lease as Lease<unknown>, now);
+    if (this.#leakOn) this.#leaks.watch(lease as Lease<unknown>, now);
     this.#counters.acquires++;
     if (channels.connectionAcquire.hasSubscribers) {
       channels.connectionAcquire.publish({
@@ -598,7 +669,7 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
 
   #settle(waiter: Waiter<C>): void {
     waiter.settled = true;
-    this.#scheduler.cancel(waiter);
+    if (waiter.ownDeadline) this.#scheduler.cancel(waiter);
     if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener("abort", waiter.onAbort);
   }
 
@@ -818,7 +889,7 @@ export class Pool<C> implements LeaseOwner<C>, AsyncDisposable {
       return;
     }
     this.#counters.createErrors++;
-    const retryIn = this.#backoff.recordFailure(now, error);
+    const retryIn = this.#backoff.recordFailure(now, error, attempt.startedAt);
     if (channels.connectionCreateError.hasSubscribers) {
       channels.connectionCreateError.publish({
         pool: this,

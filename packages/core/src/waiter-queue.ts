@@ -46,6 +46,17 @@ export class WaiterQueue<T extends { readonly settled: boolean }> {
     return undefined;
   }
 
+  /**
+   * Visits live waiters from the head, in order, while `visit` returns true. `visit` may settle the
+   * waiter it is given (the queue then skips it, and may shrink, ending the walk early).
+   */
+  walk(visit: (item: T) => boolean): void {
+    for (let i = 0; i < this.#length; i++) {
+      const item = this.#buffer[(this.#head + i) & (this.#buffer.length - 1)] as T;
+      if (!item.settled && !visit(item)) return;
+    }
+  }
+
   /** A queued waiter settled on its own (timeout, abort): it no longer counts as live. */
   noteSettled(): void {
     this.#live--;

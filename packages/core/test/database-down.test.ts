@@ -176,6 +176,42 @@ describe("database down", () => {
     expect(extra.status).toBe("fulfilled");
   });
 
+  // found by the reliability suite (server restart under load): a burst of connects opened
+  // together and refused together counted as `max` consecutive failures, so one outage jumped the
+  // delay to its 5 s cap and a server back after 80 ms was not tried again for seconds
+  it("counts connects that were already running when a failure was recorded as that one failure", async () => {
+    const connector = new StubConnector();
+    connector.mode = "manual";
+    const { pool, clock } = setup({ connector, max: 10, random: () => 0.5 });
+    const errors = listen<{ failures: number; retryInMillis: number }>(
+      "lifeguard:connection:create-error",
+      pool,
+    );
+    const waiters = Array.from({ length: 10 }, () => track(pool.acquire()));
+    await flush();
+    expect(connector.pendingConnects).toHaveLength(10);
+    connector.failConnect();
+    await clock.advance(1); // the others fail a little later: still the same round
+    for (let i = 0; i < 9; i++) connector.failConnect();
+    await flush();
+    expect(waiters.every((w) => w.error instanceof DatabaseUnavailableError)).toBe(true);
+    expect(errors.map((e) => e.failures)).toEqual(Array(10).fill(1));
+    expect(errors[0]?.retryInMillis).toBe(delayAfter(1, 0.5));
+    expect(errors.at(-1)?.retryInMillis).toBe(delayAfter(1, 0.5) - 1);
+    expect(pool.stats().counters.createErrors).toBe(10);
+
+    // the probe comes on the first step of the schedule, not at the cap
+    await clock.advance(delayAfter(1, 0.5) - 1 - 0.5);
+    expect(connector.pendingConnects).toHaveLength(0);
+    await clock.advance(0.5);
+    expect(connector.pendingConnects).toHaveLength(1);
+    // and a failing probe is the second failure
+    connector.failConnect();
+    await flush();
+    expect(errors.at(-1)?.failures).toBe(2);
+    expect(errors.at(-1)?.retryInMillis).toBe(delayAfter(2, 0.5));
+  });
+
   it("lends idle connections while connects fail, and times out with the connect error as cause", async () => {
     const { pool, clock, connector } = setup({
       max: 2,
