@@ -95,7 +95,7 @@ export class PgConnector implements Connector<pg.Client> {
     // a ParameterStatus outside our own statements means the borrower changed a reported setting
     const connection = (client as unknown as { connection?: NodeJS.EventEmitter }).connection;
     connection?.on("parameterStatus", () => {
-      if (session.leased && !session.internal) session.dirty = true;
+      if (session.leased && session.internal === 0) session.dirty = true;
     });
     session.initializing = true;
     try {
@@ -124,9 +124,9 @@ export class PgConnector implements Connector<pg.Client> {
         reject(signal.reason);
       };
       signal.addEventListener("abort", onAbort, { once: true });
-      session.internal = true;
+      session.internal++;
       this.#rawQuery.call(client, "", undefined, (error: Error | null) => {
-        session.internal = false;
+        session.internal--;
         signal.removeEventListener("abort", onAbort);
         if (error) reject(error);
         else resolve();
@@ -149,6 +149,8 @@ export class PgConnector implements Connector<pg.Client> {
       if (this.#o.allowExitOnIdle) setRef(client, false);
       return "keep";
     }
+    if (isPipelined(client))
+      return this.#cleanPipelined(client, session, info, needsRollback, needsReset);
     return this.#clean(client, session, info, needsRollback, needsReset);
   }
 
@@ -188,7 +190,7 @@ export class PgConnector implements Connector<pg.Client> {
     rollback: boolean,
     reset: boolean,
   ): Promise<ReleaseDecision> {
-    session.internal = true;
+    session.internal++;
     let timer: NodeJS.Timeout | undefined;
     try {
       const work = (async () => {
@@ -222,8 +224,66 @@ export class PgConnector implements Connector<pg.Client> {
       return "destroy";
     } finally {
       if (timer !== undefined) clearTimeout(timer);
-      session.internal = false;
+      session.internal--;
     }
+  }
+
+  /**
+   * On a client in pg's pipeline mode with nothing in flight, the clean-up is written without
+   * waiting for its answers and the client goes straight back to the pool: the next borrower's
+   * statements follow it on the wire, so the reset costs no extra round trip. The server runs them
+   * in order, so the next borrower always starts from the clean session. If the clean-up fails the
+   * socket is closed at once (the session can no longer be trusted); whatever the next borrower
+   * queued behind it fails with a connection error rather than running on a dirty session.
+   */
+  #cleanPipelined(
+    client: pg.Client,
+    session: SessionState,
+    info: ConnectionInfo,
+    rollback: boolean,
+    reset: boolean,
+  ): ReleaseDecision {
+    const statements: { config: unknown; values?: unknown; done?: () => void }[] = [];
+    if (rollback) {
+      statements.push({
+        config: "ROLLBACK",
+        done: () => {
+          this.#rollbacks++;
+          this.#publishSession(channels.connectionRollback, info);
+        },
+      });
+    }
+    if (reset) {
+      statements.push({
+        config: this.#o.resetQuery,
+        done: () => {
+          this.#resets++;
+          this.#publishSession(channels.connectionReset, info);
+        },
+      });
+      for (const { config, values } of session.init) statements.push({ config, values });
+    }
+    let failed = false;
+    for (const statement of statements) {
+      session.internal++;
+      this.#rawQuery.call(client, statement.config, statement.values, (error: Error | null) => {
+        session.internal--;
+        if (error) {
+          if (!failed) this.#cleanupFailures++;
+          failed = true;
+          session.broken = true;
+          destroySocket(client);
+        } else statement.done?.();
+      });
+    }
+    // the next borrower's named queries are parsed after the reset in the same pipeline
+    if (reset) {
+      if (this.#resetDeallocates !== undefined)
+        forgetPreparedStatements(client, this.#resetDeallocates);
+      session.dirty = false;
+    }
+    if (this.#o.allowExitOnIdle) setRef(client, false);
+    return "keep";
   }
 
   #query(client: pg.Client, config: unknown, values?: unknown): Promise<unknown> {
@@ -265,6 +325,25 @@ export function setRef(client: pg.Client, ref: boolean): void {
   const c = client as unknown as { ref?: () => void; unref?: () => void };
   if (ref) c.ref?.();
   else c.unref?.();
+}
+
+/**
+ * The client runs in pg's pipeline mode (`pipeline: true`) and has nothing queued or in flight.
+ * pg exposes no public way to ask, so this reads the queues its own pipeline code uses.
+ */
+function isPipelined(client: pg.Client): boolean {
+  const c = client as unknown as {
+    pipeline?: boolean;
+    _queryQueue?: unknown[];
+    _sentQueryQueue?: unknown[];
+    _activeQuery?: unknown;
+  };
+  return (
+    c.pipeline === true &&
+    c._queryQueue?.length === 0 &&
+    c._sentQueryQueue?.length === 0 &&
+    (c._activeQuery === null || c._activeQuery === undefined)
+  );
 }
 
 /** Drops the socket at once: for dead, blackholed or abandoned connections. */

@@ -2,6 +2,7 @@ export type { LifeguardPoolClient } from "./client-handle.js";
 export type { PgConnectorHooks, PgConnectorOptions, ResetMode } from "./connector.js";
 export { PgConnector } from "./connector.js";
 export type { LifeguardPgOptions, PoolConfig } from "./options.js";
+export { lifeguardPgOptionKeys } from "./options.js";
 export type { PoolTestingOptions } from "./pool.js";
 export { Pool } from "./pool.js";
 export { defaultEvictOnSqlState, parseEvictOnSqlState, sqlStateClassifier } from "./sqlstate.js";

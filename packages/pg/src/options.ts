@@ -36,7 +36,13 @@ const pgPoolKeys = new Set([
   "verify",
   "poolSize",
 ]);
-const lifeguardPgKeys = new Set(["reset", "resetQuery", "evictOnSqlState"]);
+const lifeguardPgOnlyKeys = ["reset", "resetQuery", "evictOnSqlState"] as const;
+/** Every key `LifeguardPgOptions` has: adapters use it to tell Lifeguard's options from their own. */
+export const lifeguardPgOptionKeys: readonly (keyof LifeguardPgOptions)[] = [
+  ...lifeguardOptionKeys,
+  ...lifeguardPgOnlyKeys,
+];
+const lifeguardPgKeys = new Set<string>(lifeguardPgOnlyKeys);
 const coreKeys = new Set<string>(lifeguardOptionKeys);
 
 /** pg Client options we know, so near-misses of Lifeguard's names can be caught. */

@@ -8,8 +8,11 @@ export interface SessionState {
   leased: boolean;
   /** Something run during the current lease may have changed session state. */
   dirty: boolean;
-  /** Lifeguard is running its own statements (ping, rollback, reset): ParameterStatus is ours. */
-  internal: boolean;
+  /**
+   * How many of Lifeguard's own statements (ping, rollback, reset) are in flight: while any is,
+   * a ParameterStatus from the server is ours, not the borrower's.
+   */
+  internal: number;
   /** Statements recorded while the session was being set up (onConnect, the 'connect' event). */
   initializing: boolean;
   /** The set-up statements, replayed after every reset so the session baseline survives it. */
@@ -26,7 +29,7 @@ export function attachSession(client: pg.Client): SessionState {
     broken: false,
     leased: false,
     dirty: false,
-    internal: false,
+    internal: 0,
     initializing: false,
     init: [],
   };

@@ -11,9 +11,13 @@ afterEach(async () => {
 
 const named = (v: number) => ({ name: "lg_get", text: "select $1::int as v", values: [v] });
 
-describe.each(["auto", "always"] as const)("named statements with reset %s", (reset) => {
+describe.each([
+  ["auto", false],
+  ["always", false],
+  ["always", true],
+] as const)("named statements with reset %s, pipeline %s", (reset, pipeline) => {
   it("keep working after any number of resets", async () => {
-    pool = new Pool({ connectionString: db.url, max: 1, reset });
+    pool = new Pool({ connectionString: db.url, max: 1, reset, pipeline });
     for (let i = 0; i < 10; i++) {
       const client = await pool.connect();
       await expect(client.query(named(i))).resolves.toMatchObject({ rows: [{ v: i }] });
@@ -25,7 +29,7 @@ describe.each(["auto", "always"] as const)("named statements with reset %s", (re
   });
 
   it("keep working after the borrower runs DISCARD ALL or DEALLOCATE itself", async () => {
-    pool = new Pool({ connectionString: db.url, max: 1, reset });
+    pool = new Pool({ connectionString: db.url, max: 1, reset, pipeline });
     const client = await pool.connect();
     await client.query(named(1));
     await client.query("discard all");
@@ -45,7 +49,7 @@ describe.each(["auto", "always"] as const)("named statements with reset %s", (re
   });
 
   it("survive resets through pool.query()", async () => {
-    pool = new Pool({ connectionString: db.url, max: 2, reset });
+    pool = new Pool({ connectionString: db.url, max: 2, reset, pipeline });
     for (let i = 0; i < 20; i++) {
       await expect(pool.query(named(i))).resolves.toMatchObject({ rows: [{ v: i }] });
       await pool.query("select set_config('app.x', $1, false)", [String(i)]);

@@ -11,14 +11,21 @@ afterEach(async () => {
 });
 
 /** One connection, so the next borrower is certain to get the same backend. */
-function onePool(reset: "auto" | "always" | "never"): Pool {
-  pool = new Pool({ connectionString: db.url, max: 1, reset });
+function onePool(reset: "auto" | "always" | "never", pipeline = false): Pool {
+  pool = new Pool({ connectionString: db.url, max: 1, reset, pipeline });
   return pool;
 }
 
-describe.each(["auto", "always"] as const)("reset %s", (reset) => {
+// pipeline: pg's pipeline mode, where the clean-up is written without waiting (the next borrower's
+// statements follow it on the wire): the next borrower must see the same clean session
+describe.each([
+  ["auto", false],
+  ["always", false],
+  ["auto", true],
+  ["always", true],
+] as const)("reset %s, pipeline %s", (reset, pipeline) => {
   it("rolls back an open transaction before the next borrower", async () => {
-    const p = onePool(reset);
+    const p = onePool(reset, pipeline);
     await p.query("create table if not exists t_open (v int)");
     const a = await p.connect();
     const pid = await pidOf(a);
@@ -35,7 +42,7 @@ describe.each(["auto", "always"] as const)("reset %s", (reset) => {
   });
 
   it("rolls back a failed transaction before the next borrower", async () => {
-    const p = onePool(reset);
+    const p = onePool(reset, pipeline);
     const a = await p.connect();
     await a.query("begin");
     await expect(a.query("select 1/0")).rejects.toThrow(/division by zero/);
@@ -91,7 +98,7 @@ describe.each(["auto", "always"] as const)("reset %s", (reset) => {
   ];
 
   it.each(leaks)("%s is gone for the next borrower", async (_name, leak, probe, check) => {
-    const p = onePool(reset);
+    const p = onePool(reset, pipeline);
     const a = await p.connect();
     const pid = await pidOf(a);
     await a.query(leak);
@@ -159,5 +166,37 @@ describe("reset never", () => {
     await p.query("set application_name = 'kept'");
     const { rows } = await p.query("select current_setting('application_name') as v");
     expect(rows[0].v).toBe("kept");
+  });
+});
+
+describe("pipelined reset", () => {
+  it("in pipeline mode the client is back at once, the reset riding ahead of the next borrower", async () => {
+    const p = onePool("always", true);
+    const a = await p.connect();
+    await a.query("set work_mem = '16MB'");
+    a.release();
+    expect(p.stats()).toMatchObject({ idle: 1, releasing: 0 });
+    const { rows } = await p.query("select current_setting('work_mem') as v");
+    expect(rows[0].v).toBe("4MB");
+    // the first reset answered before that query did; the one after it is still on the wire
+    expect(p.stats().connector["resets"]).toBe(1);
+  });
+
+  it("without pipeline mode the client waits in 'releasing' until the reset answers", async () => {
+    const p = onePool("always", false);
+    const a = await p.connect();
+    await a.query("set work_mem = '16MB'");
+    a.release();
+    expect(p.stats()).toMatchObject({ idle: 0, releasing: 1 });
+    const { rows } = await p.query("select current_setting('work_mem') as v");
+    expect(rows[0].v).toBe("4MB");
+  });
+
+  it("a server setting changed by our own reset is not taken for the next borrower's", async () => {
+    const p = onePool("auto", true);
+    await p.query("set application_name = 'dirty'"); // reported setting: the reset reports it back
+    await p.query("select 1"); // rides behind the reset; its lease must stay clean
+    await p.query("select 1");
+    expect(p.stats().connector["resets"]).toBe(1);
   });
 });
