@@ -11,7 +11,8 @@ export type LifeguardErrorCode =
   | "LIFEGUARD_DB_UNAVAILABLE"
   | "LIFEGUARD_POOL_CLOSED"
   | "LIFEGUARD_INVALID_OPTION"
-  | "LIFEGUARD_LEASE_RELEASED";
+  | "LIFEGUARD_LEASE_RELEASED"
+  | "LIFEGUARD_CONNECTION_BUDGET";
 
 /**
  * Base class of every error the pool throws. `instanceof` works across duplicate copies of the
@@ -138,6 +139,21 @@ export class LeaseReleasedError extends LifeguardError {
       "LIFEGUARD_LEASE_RELEASED",
       `This connection was already released to pool "${poolName}"; releasing it again would hand back a connection another caller may now hold. Release each lease exactly once.`,
     );
+  }
+}
+
+/** The pools of every instance together would need more connections than the server allows. */
+export class ConnectionBudgetError extends LifeguardError {
+  static override readonly code = "LIFEGUARD_CONNECTION_BUDGET" as const;
+  override readonly name = "ConnectionBudgetError";
+  /** Connections the fleet may open: instances × max. */
+  readonly needed: number;
+  /** Connections the server allows the fleet (after reserved slots). */
+  readonly available: number;
+  constructor(message: string, needed: number, available: number) {
+    super("LIFEGUARD_CONNECTION_BUDGET", message);
+    this.needed = needed;
+    this.available = available;
   }
 }
 

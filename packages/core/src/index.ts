@@ -2,6 +2,14 @@ export { BACKOFF_INITIAL_MILLIS, BACKOFF_MAX_MILLIS, backoffDelay } from "./back
 export * from "./channels.js";
 export type { Clock, TimerHandle } from "./clock.js";
 export { systemClock } from "./clock.js";
+export type { ConfigFromEnvOptions, EnvSchema, EnvVariable } from "./config.js";
+export {
+  configFromEnv,
+  defineLifeguardConfig,
+  envName,
+  lifeguardConfigFromEnv,
+  lifeguardEnvSchema,
+} from "./config.js";
 export type * from "./connector.js";
 export type { DestroyReason, EntryState } from "./entry.js";
 export { destroyReasons } from "./entry.js";

@@ -7,6 +7,7 @@ import type {
 } from "@lifeguard/core";
 import { channels } from "@lifeguard/core";
 import type pg from "pg";
+import type { BudgetCheck } from "./budget.js";
 import { redactError } from "./redact.js";
 import type { SessionState } from "./session.js";
 import { attachSession, forgetPreparedStatements, sessionOf } from "./session.js";
@@ -43,6 +44,8 @@ export interface PgConnectorOptions {
   readonly allowExitOnIdle: boolean;
   readonly secrets: readonly (string | undefined)[];
   readonly hooks: PgConnectorHooks;
+  /** The fleet's connection budget, checked on the first connect. */
+  readonly budget?: BudgetCheck | undefined;
 }
 
 /**
@@ -69,6 +72,7 @@ export class PgConnector implements Connector<pg.Client> {
 
   async connect({ signal }: { signal: AbortSignal }): Promise<pg.Client> {
     signal.throwIfAborted();
+    this.#o.budget?.throwIfRefused();
     const client = new this.#o.Client(this.#o.clientConfig);
     const session = attachSession(client);
     // a client must always have an error listener: an error event without one kills the process
@@ -97,6 +101,16 @@ export class PgConnector implements Connector<pg.Client> {
     connection?.on("parameterStatus", () => {
       if (session.leased && session.internal === 0) session.dirty = true;
     });
+    try {
+      await this.#o.budget?.check(
+        client,
+        (c, text) => this.#query(c, text) as Promise<{ rows: Record<string, unknown>[] }>,
+      );
+    } catch (error) {
+      session.broken = true;
+      destroySocket(client);
+      throw error;
+    }
     session.initializing = true;
     try {
       await this.#o.hooks.connected(client);

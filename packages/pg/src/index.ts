@@ -1,4 +1,7 @@
+export { ConnectionBudgetError } from "@lifeguard/core";
+export type { ConnectionBudget } from "./budget.js";
 export type { LifeguardPoolClient } from "./client-handle.js";
+export { defineLifeguardConfig, lifeguardConfigFromEnv, pgEnvSchema } from "./config.js";
 export type { PgConnectorHooks, PgConnectorOptions, ResetMode } from "./connector.js";
 export { PgConnector } from "./connector.js";
 export type { LifeguardPgOptions, PoolConfig } from "./options.js";

@@ -1,6 +1,8 @@
 import type { LifeguardOptions } from "@lifeguard/core";
 import { InvalidOptionError, lifeguardOptionKeys, unknownOption } from "@lifeguard/core";
 import type pg from "pg";
+import type { ConnectionBudget } from "./budget.js";
+import { parseBudget } from "./budget.js";
 import type { ResetMode } from "./connector.js";
 import { parseEvictOnSqlState } from "./sqlstate.js";
 
@@ -18,6 +20,11 @@ export interface LifeguardPgOptions extends LifeguardOptions {
    * Default: `["08", "57P01", "57P02", "57P03"]`; add `"25006"` for primary-only pools.
    */
   evictOnSqlState?: readonly string[];
+  /**
+   * The fleet's connection budget, checked against the server on the first connect: warns (or with
+   * `enforce`, fails connects) when `instances × max` exceeds what the server allows.
+   */
+  budget?: ConnectionBudget;
 }
 
 /** Everything `new Pool(config)` accepts: pg.Pool's config plus Lifeguard's options. */
@@ -82,6 +89,7 @@ export interface SplitConfig {
   readonly reset: ResetMode;
   readonly resetQuery: string;
   readonly evictOnSqlState: readonly string[];
+  readonly budget: ConnectionBudget | undefined;
   readonly allowExitOnIdle: boolean;
   readonly Client: (new (config?: pg.ClientConfig) => pg.Client) | undefined;
   readonly onConnect: ((client: pg.Client) => unknown) | undefined;
@@ -191,6 +199,7 @@ export function splitConfig(config: PoolConfig): SplitConfig {
     reset,
     resetQuery,
     evictOnSqlState: parseEvictOnSqlState(record["evictOnSqlState"]),
+    budget: parseBudget(record["budget"]),
     allowExitOnIdle,
     Client: record["Client"] as SplitConfig["Client"],
     onConnect: record["onConnect"] as SplitConfig["onConnect"],

@@ -2,6 +2,7 @@ import { inspect } from "node:util";
 import type { AcquireOptions, Clock, CloseReport, Lease, PoolStats } from "@lifeguard/core";
 import { type Pool as CorePool, createPool } from "@lifeguard/core";
 import pg from "pg";
+import { BudgetCheck } from "./budget.js";
 import type { LifeguardPoolClient } from "./client-handle.js";
 import { createClientHandle } from "./client-handle.js";
 import { PgConnector, setRef } from "./connector.js";
@@ -61,7 +62,10 @@ export class Pool extends pg.Pool {
       passwordInUrl(config.connectionString),
       typeof probe.password === "string" ? probe.password : undefined,
     ];
+    const budget =
+      split.budget === undefined ? undefined : new BudgetCheck(split.budget, split.core.max ?? 10);
     this.#connector = new PgConnector({
+      budget,
       Client,
       clientConfig: split.client,
       reset: split.reset,
@@ -101,6 +105,7 @@ export class Pool extends pg.Pool {
       ...(random === undefined ? {} : { random }),
     });
     this.#connector.pool = this.lifeguard;
+    if (budget !== undefined) budget.pool = this.lifeguard;
     this.options.max = this.lifeguard.stats().max;
   }
 
