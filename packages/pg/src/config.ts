@@ -26,6 +26,17 @@ export const pgEnvSchema: EnvSchema = {
       return parsed as string;
     },
   },
+  PGBOUNCER: {
+    type: "enum",
+    path: ["pgbouncer"],
+    values: ["session", "transaction"],
+    description: "Running behind PgBouncer in this pool mode.",
+  },
+  NAMED_STATEMENTS: {
+    type: "boolean",
+    path: ["namedStatements"],
+    description: "`false` sends named queries unnamed.",
+  },
   BUDGET_INSTANCES: {
     type: "number",
     path: ["budget", "instances"],

@@ -9,12 +9,15 @@ import { channels } from "@lifeguard/core";
 import type pg from "pg";
 import type { BudgetCheck } from "./budget.js";
 import { redactError } from "./redact.js";
-import type { SessionState } from "./session.js";
+import type { SessionPolicy, SessionState } from "./session.js";
 import { attachSession, forgetPreparedStatements, sessionOf } from "./session.js";
 import { classifyStatement } from "./statement-classifier.js";
 
 /** When the pool resets a session before the next borrower. */
 export type ResetMode = "auto" | "always" | "never";
+
+/** Running behind PgBouncer, and in which pool mode. */
+export type PgBouncerMode = false | "session" | "transaction";
 
 type ClientClass = new (config?: pg.ClientConfig) => pg.Client;
 type RawQuery = (this: pg.Client, config: unknown, values?: unknown, callback?: unknown) => unknown;
@@ -39,6 +42,10 @@ export interface PgConnectorOptions {
   readonly Client: ClientClass;
   readonly clientConfig: pg.ClientConfig;
   readonly reset: ResetMode;
+  /** Behind PgBouncer in `'transaction'` mode the reset is PgBouncer's job; session state only warns. */
+  readonly pgbouncer: PgBouncerMode;
+  /** `false`: named queries are sent unnamed. */
+  readonly namedStatements: boolean;
   readonly resetQuery: string;
   readonly classify: (error: unknown) => ErrorClass;
   readonly allowExitOnIdle: boolean;
@@ -56,6 +63,8 @@ export class PgConnector implements Connector<pg.Client> {
   readonly #o: PgConnectorOptions;
   readonly #rawQuery: RawQuery;
   readonly #resetDeallocates: "all" | readonly string[] | undefined;
+  readonly #policy: SessionPolicy;
+  readonly #warnedKinds = new Set<string>();
   /** The pool this connector serves, for event payloads; set once the pool exists. */
   pool: PoolLike | undefined;
   #rollbacks = 0;
@@ -68,13 +77,18 @@ export class PgConnector implements Connector<pg.Client> {
     // our own statements bypass the tracking subclass: they are not the borrower's
     this.#rawQuery = findBaseQuery(options.Client);
     this.#resetDeallocates = classifyStatement(options.resetQuery).deallocates;
+    this.#policy = {
+      namedStatements: options.namedStatements,
+      onSessionState:
+        options.pgbouncer === "transaction" ? (kind) => this.#warnSessionState(kind) : undefined,
+    };
   }
 
   async connect({ signal }: { signal: AbortSignal }): Promise<pg.Client> {
     signal.throwIfAborted();
     this.#o.budget?.throwIfRefused();
     const client = new this.#o.Client(this.#o.clientConfig);
-    const session = attachSession(client);
+    const session = attachSession(client, this.#policy);
     // a client must always have an error listener: an error event without one kills the process
     client.on("error", (error: Error) => this.#onClientError(client, session, error));
     client.once("end", () => {
@@ -158,7 +172,11 @@ export class PgConnector implements Connector<pg.Client> {
       (status !== "I" && status !== null) ||
       (client as unknown as { readyForQuery?: boolean }).readyForQuery === false;
     const reset = this.#o.reset;
-    const needsReset = reset === "always" || (reset === "auto" && session.dirty);
+    // behind PgBouncer in transaction mode, server sessions are PgBouncer's: it resets them itself
+    const needsReset =
+      this.#o.pgbouncer !== "transaction" &&
+      (reset === "always" || (reset === "auto" && session.dirty));
+    if (this.#o.pgbouncer === "transaction") session.dirty = false;
     if (!needsRollback && !needsReset) {
       if (this.#o.allowExitOnIdle) setRef(client, false);
       return "keep";
@@ -194,6 +212,28 @@ export class PgConnector implements Connector<pg.Client> {
       cleanupFailures: this.#cleanupFailures,
       idleErrors: this.#idleErrors,
     };
+  }
+
+  /**
+   * In PgBouncer transaction mode, session state outlives the transaction on a server connection
+   * that other clients share: say so once per kind of statement, without stopping it.
+   */
+  #warnSessionState(kind: string): void {
+    if (this.#warnedKinds.has(kind)) return;
+    this.#warnedKinds.add(kind);
+    const message = `Pool "${this.pool?.name ?? "?"}" runs behind PgBouncer in transaction mode, where session state does not stay with this client: a ${kind} statement changed the session of a server connection other clients share (and this client's next transaction may run on another one). Keep session state inside a transaction (SET LOCAL, pg_advisory_xact_lock, ON COMMIT DROP), or use PgBouncer's session mode.`;
+    if (this.pool !== undefined && channels.warning.hasSubscribers) {
+      channels.warning.publish({
+        pool: this.pool,
+        code: "LIFEGUARD_PGBOUNCER_SESSION_STATE",
+        message,
+      });
+    } else {
+      process.emitWarning(message, {
+        type: "LifeguardWarning",
+        code: "LIFEGUARD_PGBOUNCER_SESSION_STATE",
+      });
+    }
   }
 
   /** ROLLBACK an open transaction, then reset the session and replay its set-up. */

@@ -2,7 +2,12 @@ export { ConnectionBudgetError } from "@lifeguard/core";
 export type { ConnectionBudget } from "./budget.js";
 export type { LifeguardPoolClient } from "./client-handle.js";
 export { defineLifeguardConfig, lifeguardConfigFromEnv, pgEnvSchema } from "./config.js";
-export type { PgConnectorHooks, PgConnectorOptions, ResetMode } from "./connector.js";
+export type {
+  PgBouncerMode,
+  PgConnectorHooks,
+  PgConnectorOptions,
+  ResetMode,
+} from "./connector.js";
 export { PgConnector } from "./connector.js";
 export type { LifeguardPgOptions, PoolConfig } from "./options.js";
 export { lifeguardPgOptionKeys } from "./options.js";

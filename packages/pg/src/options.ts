@@ -3,7 +3,7 @@ import { InvalidOptionError, lifeguardOptionKeys, unknownOption } from "@lifegua
 import type pg from "pg";
 import type { ConnectionBudget } from "./budget.js";
 import { parseBudget } from "./budget.js";
-import type { ResetMode } from "./connector.js";
+import type { PgBouncerMode, ResetMode } from "./connector.js";
 import { parseEvictOnSqlState } from "./sqlstate.js";
 
 /** Lifeguard's PostgreSQL options, beside pg's own. */
@@ -25,6 +25,18 @@ export interface LifeguardPgOptions extends LifeguardOptions {
    * `enforce`, fails connects) when `instances × max` exceeds what the server allows.
    */
   budget?: ConnectionBudget;
+  /**
+   * Running behind PgBouncer: `'transaction'` leaves the reset to PgBouncer (open transactions are
+   * still rolled back) and warns once per kind of session state a lease leaves behind;
+   * `'session'` behaves as without PgBouncer. Default false.
+   */
+  pgbouncer?: PgBouncerMode;
+  /**
+   * `false` sends named queries (pg's `name`, Drizzle `.prepare()`, Prisma's named statements)
+   * unnamed: same results, no server-side statement. For PgBouncer before 1.21 (or with
+   * `max_prepared_statements = 0`) in transaction mode. Default true.
+   */
+  namedStatements?: boolean;
 }
 
 /** Everything `new Pool(config)` accepts: pg.Pool's config plus Lifeguard's options. */
@@ -43,7 +55,14 @@ const pgPoolKeys = new Set([
   "verify",
   "poolSize",
 ]);
-const lifeguardPgOnlyKeys = ["reset", "resetQuery", "evictOnSqlState"] as const;
+const lifeguardPgOnlyKeys = [
+  "reset",
+  "resetQuery",
+  "evictOnSqlState",
+  "budget",
+  "pgbouncer",
+  "namedStatements",
+] as const;
 /** Every key `LifeguardPgOptions` has: adapters use it to tell Lifeguard's options from their own. */
 export const lifeguardPgOptionKeys: readonly (keyof LifeguardPgOptions)[] = [
   ...lifeguardOptionKeys,
@@ -90,6 +109,8 @@ export interface SplitConfig {
   readonly resetQuery: string;
   readonly evictOnSqlState: readonly string[];
   readonly budget: ConnectionBudget | undefined;
+  readonly pgbouncer: PgBouncerMode;
+  readonly namedStatements: boolean;
   readonly allowExitOnIdle: boolean;
   readonly Client: (new (config?: pg.ClientConfig) => pg.Client) | undefined;
   readonly onConnect: ((client: pg.Client) => unknown) | undefined;
@@ -186,6 +207,26 @@ export function splitConfig(config: PoolConfig): SplitConfig {
       );
     }
   }
+  const pgbouncer = record["pgbouncer"] ?? false;
+  if (pgbouncer !== false && pgbouncer !== "session" && pgbouncer !== "transaction") {
+    throw new InvalidOptionError(
+      "pgbouncer",
+      `Invalid option "pgbouncer": expected false, "session" or "transaction"; got ${JSON.stringify(pgbouncer)}.`,
+    );
+  }
+  if (pgbouncer === "transaction" && record["reset"] === "always") {
+    throw new InvalidOptionError(
+      "reset",
+      `Options "reset": "always" and "pgbouncer": "transaction" conflict: in transaction mode PgBouncer owns server sessions and resets them itself (server_reset_query), and a reset sent through it would run on a connection other clients share. Remove "reset", or use PgBouncer's session mode.`,
+    );
+  }
+  const namedStatements = record["namedStatements"] ?? true;
+  if (typeof namedStatements !== "boolean") {
+    throw new InvalidOptionError(
+      "namedStatements",
+      `Invalid option "namedStatements": expected true or false.`,
+    );
+  }
   const allowExitOnIdle = record["allowExitOnIdle"] ?? false;
   if (typeof allowExitOnIdle !== "boolean") {
     throw new InvalidOptionError(
@@ -200,6 +241,8 @@ export function splitConfig(config: PoolConfig): SplitConfig {
     resetQuery,
     evictOnSqlState: parseEvictOnSqlState(record["evictOnSqlState"]),
     budget: parseBudget(record["budget"]),
+    pgbouncer,
+    namedStatements,
     allowExitOnIdle,
     Client: record["Client"] as SplitConfig["Client"],
     onConnect: record["onConnect"] as SplitConfig["onConnect"],

@@ -69,6 +69,8 @@ export class Pool extends pg.Pool {
       Client,
       clientConfig: split.client,
       reset: split.reset,
+      pgbouncer: split.pgbouncer,
+      namedStatements: split.namedStatements,
       resetQuery: split.resetQuery,
       classify: sqlStateClassifier(split.evictOnSqlState),
       allowExitOnIdle: split.allowExitOnIdle,

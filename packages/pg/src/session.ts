@@ -1,7 +1,16 @@
 import type pg from "pg";
 
+/** Pool-wide rules the tracking client applies to every statement. @internal */
+export interface SessionPolicy {
+  /** `false`: send named queries unnamed (for PgBouncer < 1.21 in transaction mode). */
+  readonly namedStatements: boolean;
+  /** Called when a statement leaves session state of this kind (PgBouncer transaction mode warns). */
+  readonly onSessionState: ((kind: string) => void) | undefined;
+}
+
 /** What Lifeguard tracks about one pg.Client's session. @internal */
 export interface SessionState {
+  readonly policy: SessionPolicy;
   /** The socket ended or a fatal error was seen: never lend it again. */
   broken: boolean;
   /** Lent to a borrower right now (errors while idle are the pool's to report). */
@@ -24,8 +33,9 @@ const kSession = Symbol("lifeguard.session");
 type WithSession = pg.Client & { [kSession]?: SessionState };
 
 /** @internal */
-export function attachSession(client: pg.Client): SessionState {
+export function attachSession(client: pg.Client, policy: SessionPolicy): SessionState {
   const state: SessionState = {
+    policy,
     broken: false,
     leased: false,
     dirty: false,

@@ -7,10 +7,18 @@ export interface StatementEffect {
    * the names of the ones it drops, or nothing.
    */
   readonly deallocates: "all" | readonly string[] | undefined;
+  /**
+   * What kind of session state it leaves, for warnings: `"SET"`, `"LISTEN"`, `"temp table"`,
+   * `"advisory lock"`, `"set_config"`, ... (the first one seen). Undefined when clean.
+   */
+  readonly kind: string | undefined;
 }
 
-const CLEAN: StatementEffect = Object.freeze({ dirty: false, deallocates: undefined });
-const DIRTY: StatementEffect = Object.freeze({ dirty: true, deallocates: undefined });
+const CLEAN: StatementEffect = Object.freeze({
+  dirty: false,
+  deallocates: undefined,
+  kind: undefined,
+});
 
 /**
  * Statements that leave no session state behind: plain DML, reads, and transaction control (the
@@ -67,7 +75,7 @@ export function classifyStatement(text: string): StatementEffect {
 }
 
 function classifyUncached(text: string): StatementEffect {
-  let dirty = false;
+  let kind: string | undefined;
   let deallocatesAll = false;
   const names: string[] = [];
   for (const statement of splitStatements(text)) {
@@ -75,12 +83,12 @@ function classifyUncached(text: string): StatementEffect {
     const first = words[0];
     if (first === undefined) continue;
     if (first === "DISCARD") {
-      dirty = true;
+      kind ??= "DISCARD";
       if (words[1] === "ALL") deallocatesAll = true;
       continue;
     }
     if (first === "DEALLOCATE") {
-      dirty = true;
+      kind ??= "DEALLOCATE";
       const target = words[1] === "PREPARE" ? words[2] : words[1];
       if (target === "ALL") deallocatesAll = true;
       else {
@@ -89,12 +97,30 @@ function classifyUncached(text: string): StatementEffect {
       }
       continue;
     }
-    if (!cleanKeywords.has(first) || sessionFunctions.test(statement)) dirty = true;
+    const call = sessionFunctions.exec(statement)?.[0];
+    if (!cleanKeywords.has(first)) kind ??= kindOf(first, words[1], call);
+    else if (call !== undefined) kind ??= kindOf(undefined, undefined, call);
   }
-  if (!dirty) return CLEAN;
-  if (deallocatesAll) return Object.freeze({ dirty, deallocates: "all" });
-  if (names.length === 0) return DIRTY;
-  return Object.freeze({ dirty, deallocates: Object.freeze(names) });
+  if (kind === undefined) return CLEAN;
+  const deallocates = deallocatesAll ? "all" : names.length > 0 ? Object.freeze(names) : undefined;
+  return Object.freeze({ dirty: true, deallocates, kind });
+}
+
+/** A short name for what a statement leaves in the session. */
+function kindOf(
+  first: string | undefined,
+  second: string | undefined,
+  call: string | undefined,
+): string {
+  if (call !== undefined) {
+    const lower = call.toLowerCase();
+    if (lower.startsWith("set_config")) return "set_config";
+    if (lower.includes("advisory")) return "advisory lock";
+    if (lower.startsWith("temp")) return "temp table";
+    return "dblink";
+  }
+  if (first === "CREATE" && (second === "TEMP" || second === "TEMPORARY")) return "temp table";
+  return first ?? "statement";
 }
 
 /** Splits on top-level semicolons, skipping quotes, dollar quotes and comments. */

@@ -26,17 +26,27 @@ export function trackedClientClass(Base: ClientClass): ClientClass {
         typeof config === "string" ? config : (config as { text?: unknown } | null)?.text;
       const session = sessionOf(this);
       if (session !== undefined && typeof text === "string") {
+        if (!session.policy.namedStatements && (config as { name?: unknown }).name !== undefined) {
+          // the same statement, sent unnamed: no server-side statement for a pooler to lose
+          args[0] = { ...(config as object), name: undefined };
+        }
         if (session.initializing) {
-          session.init.push({ config, values: typeof values === "function" ? undefined : values });
+          session.init.push({
+            config: args[0],
+            values: typeof values === "function" ? undefined : values,
+          });
         } else {
           const effect = classifyStatement(text);
-          if (effect.dirty) session.dirty = true;
+          if (effect.dirty) {
+            session.dirty = true;
+            if (effect.kind !== undefined) session.policy.onSessionState?.(effect.kind);
+          }
           if (effect.deallocates !== undefined) {
             return deallocating(
               this,
               baseQuery,
               effect.deallocates,
-              config,
+              args[0],
               values,
               callback,
             ) as never;
