@@ -10,5 +10,7 @@ export function packageBuild(entry: string[] = ["src/index.ts"]): Options {
     sourcemap: true,
     clean: true,
     target: "node20",
+    // import.meta.url in the CommonJS build (the embedded server and the CLI read files beside them)
+    shims: true,
   };
 }

@@ -6,7 +6,7 @@ import { dirname } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { describe, expect, inject, test, vi } from "vitest";
-import { usePrivateServer, withClient } from "../src/database.js";
+import { usePrivateServer, withClient } from "./support.js";
 
 // One private server for the whole file (initdb is the slow part), in password mode, with an extra
 // setting. The tests run in order and each leaves the server running for the next, until destroy.
