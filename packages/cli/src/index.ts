@@ -1,2 +1,4 @@
-// The programmatic API of the CLI arrives with its issue; until then it exports nothing.
-export {};
+export type { Advice, AdviseInput } from "./commands/advise.js";
+export { advise } from "./commands/advise.js";
+export type { DoctorReport } from "./commands/doctor.js";
+export { doctor, formatDoctor } from "./commands/doctor.js";
