@@ -18,23 +18,41 @@ export type EnvVariable =
       readonly path: readonly string[];
       readonly rule: NumberOptionDefinition;
     }
-  | { readonly type: "string"; readonly path: readonly string[]; readonly description: string }
+  | {
+      readonly type: "string";
+      readonly path: readonly string[];
+      readonly description: string;
+      /** The default, as the reference shows it. */
+      readonly defaultText: string;
+    }
   | {
       readonly type: "enum";
       readonly path: readonly string[];
       readonly values: readonly string[];
       readonly description: string;
+      readonly defaultText: string;
     }
-  | { readonly type: "boolean"; readonly path: readonly string[]; readonly description: string }
+  | {
+      readonly type: "boolean";
+      readonly path: readonly string[];
+      readonly description: string;
+      readonly defaultText: string;
+    }
   | {
       readonly type: "list";
       readonly path: readonly string[];
       readonly description: string;
+      readonly defaultText: string;
       /** Checks one item; returns it (normalised) or throws a message. */
       readonly item: (value: string) => string;
     }
   /** `false` turns a nested option off (`LIFEGUARD_PRE_PING=false`). */
-  | { readonly type: "off"; readonly path: readonly string[]; readonly description: string };
+  | {
+      readonly type: "off";
+      readonly path: readonly string[];
+      readonly description: string;
+      readonly defaultText: string;
+    };
 
 /** Environment variables by name without the prefix: `MAX`, `PRE_PING_TIMEOUT_MILLIS`, ... */
 export type EnvSchema = Readonly<Record<string, EnvVariable>>;
@@ -58,12 +76,18 @@ function numberVariables(
 
 /** Every core option's environment variable. */
 export const lifeguardEnvSchema: EnvSchema = {
-  NAME: { type: "string", path: ["name"], description: "Tells pools apart in metrics and errors." },
+  NAME: {
+    type: "string",
+    path: ["name"],
+    description: "Tells pools apart in metrics and errors.",
+    defaultText: "`pool-<n>` (the pg drop-in: `host:port/database`)",
+  },
   ...numberVariables(numberOptions),
   PRE_PING: {
     type: "off",
     path: ["prePing"],
     description: "`false` turns pre-ping off (the free local check stays).",
+    defaultText: "on",
   },
   ...numberVariables(prePingOptions, ["prePing"]),
 };

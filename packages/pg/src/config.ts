@@ -11,16 +11,19 @@ export const pgEnvSchema: EnvSchema = {
     path: ["reset"],
     values: ["auto", "always", "never"],
     description: "When to reset the session on release.",
+    defaultText: "`auto`",
   },
   RESET_QUERY: {
     type: "string",
     path: ["resetQuery"],
     description: "The statement that resets a session.",
+    defaultText: "`DISCARD ALL`",
   },
   EVICT_ON_SQL_STATE: {
     type: "list",
     path: ["evictOnSqlState"],
     description: "SQLSTATEs or classes that retire the connection, comma-separated.",
+    defaultText: "`08*, 57P01, 57P02, 57P03`",
     item: (code) => {
       const [parsed] = parseEvictOnSqlState([code]);
       return parsed as string;
@@ -31,11 +34,13 @@ export const pgEnvSchema: EnvSchema = {
     path: ["pgbouncer"],
     values: ["session", "transaction"],
     description: "Running behind PgBouncer in this pool mode.",
+    defaultText: "off",
   },
   NAMED_STATEMENTS: {
     type: "boolean",
     path: ["namedStatements"],
     description: "`false` sends named queries unnamed.",
+    defaultText: "`true`",
   },
   BUDGET_INSTANCES: {
     type: "number",
@@ -63,6 +68,7 @@ export const pgEnvSchema: EnvSchema = {
     type: "boolean",
     path: ["budget", "enforce"],
     description: "Fail connects instead of warning when over budget.",
+    defaultText: "`false`",
   },
 };
 
