@@ -1,3 +1,4 @@
+export * from "./conformance.js";
 export * from "./database.js";
 export * from "./embedded-server.js";
 export {
@@ -6,3 +7,4 @@ export {
   type FaultTarget,
   startFaultProxy,
 } from "./fault-proxy.js";
+export * from "./pgbouncer.js";

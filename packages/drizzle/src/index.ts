@@ -1,2 +1,2 @@
-// The public API of this package arrives with its issue; until then it exports nothing.
-export {};
+export type { LifeguardDatabase, LifeguardDrizzleConfig, LifeguardPoolOptions } from "./driver.js";
+export { drizzle } from "./driver.js";

@@ -1,2 +1,2 @@
-// The public API of this package arrives with its issue; until then it exports nothing.
-export {};
+export { LifeguardClient, lifeguardPool } from "./client.js";
+export type { LifeguardKnexPoolConfig } from "./pool-options.js";

@@ -1,0 +1,152 @@
+import { InvalidOptionError, unknownOption } from "@lifeguard/core";
+import type { LifeguardPgOptions, PoolConfig, PoolTestingOptions } from "@lifeguard/pg";
+import { lifeguardPgOptionKeys, Pool } from "@lifeguard/pg";
+import type { DrizzleConfig } from "drizzle-orm";
+import type { NodePgDatabase } from "drizzle-orm/node-postgres";
+import { drizzle as nodePgDrizzle } from "drizzle-orm/node-postgres";
+
+type AnySchema = Record<string, unknown>;
+
+/** Lifeguard's pool options, as `new Pool()` from `@lifeguard/pg` takes them beside pg's. */
+export type LifeguardPoolOptions = LifeguardPgOptions & PoolTestingOptions;
+
+/** Drizzle's config plus the Lifeguard pool's options. */
+export interface LifeguardDrizzleConfig<TSchema extends AnySchema = Record<string, never>>
+  extends DrizzleConfig<TSchema> {
+  /** `min`, `max`, `prePing`, `reset`, `acquireTimeoutMillis` ...: see `@lifeguard/pg`. */
+  pool?: LifeguardPoolOptions;
+}
+
+/** A Drizzle database whose `$client` is the Lifeguard `Pool`. */
+export type LifeguardDatabase<TSchema extends AnySchema = Record<string, never>> =
+  NodePgDatabase<TSchema> & { $client: Pool };
+
+/**
+ * `drizzle()` from `drizzle-orm/node-postgres`, with a Lifeguard `Pool` instead of `pg.Pool`: the same
+ * call forms, plus `pool` for Lifeguard's options. `db.$client` is the pool; `db.$client.end()`
+ * closes it.
+ *
+ * ```ts
+ * import { drizzle } from "@lifeguard/drizzle";
+ * const db = drizzle({ connection: process.env.DATABASE_URL, pool: { max: 20 } });
+ * ```
+ */
+export function drizzle<TSchema extends AnySchema = Record<string, never>>(
+  connectionString: string,
+  config?: LifeguardDrizzleConfig<TSchema>,
+): LifeguardDatabase<TSchema>;
+export function drizzle<TSchema extends AnySchema = Record<string, never>>(
+  client: Pool,
+  config?: DrizzleConfig<TSchema>,
+): LifeguardDatabase<TSchema>;
+export function drizzle<TSchema extends AnySchema = Record<string, never>>(
+  config: LifeguardDrizzleConfig<TSchema> & { connection: string | PoolConfig },
+): LifeguardDatabase<TSchema>;
+export function drizzle<TSchema extends AnySchema = Record<string, never>>(
+  config: DrizzleConfig<TSchema> & { client: Pool },
+): LifeguardDatabase<TSchema>;
+export function drizzle(
+  first: unknown,
+  second?: LifeguardDrizzleConfig<AnySchema>,
+): LifeguardDatabase<AnySchema> {
+  if (typeof first === "string") {
+    const { pool, ...config } = second ?? {};
+    return construct(createPool({ connectionString: first }, pool), config);
+  }
+  if (isLifeguardPool(first)) {
+    const { pool, ...config } = second ?? {};
+    if (pool !== undefined) rejectPoolWithClient();
+    return construct(first, config);
+  }
+  // anything else with connect() is a pg.Pool or pg.Client: drizzle-orm/node-postgres's business
+  if (first === null || typeof first !== "object" || "connect" in first) return rejectClient(first);
+  const { connection, client, pool, ...config } = first as LifeguardDrizzleConfig<AnySchema> & {
+    connection?: unknown;
+    client?: unknown;
+  };
+  if (client !== undefined) {
+    if (connection !== undefined) {
+      throw new InvalidOptionError(
+        "client",
+        `drizzle(): pass either "client" (an existing Pool) or "connection", not both.`,
+      );
+    }
+    if (pool !== undefined) rejectPoolWithClient();
+    if (!isLifeguardPool(client)) return rejectClient(client);
+    return construct(client, config);
+  }
+  if (typeof connection === "string")
+    return construct(createPool({ connectionString: connection }, pool), config);
+  if (connection !== null && typeof connection === "object") {
+    return construct(createPool(connection as PoolConfig, pool), config);
+  }
+  throw new InvalidOptionError(
+    "connection",
+    `drizzle(): expected a connection string, { connection }, { client } or a Lifeguard Pool; "connection" is ${connection === undefined ? "missing" : `a ${typeof connection}`}.`,
+  );
+}
+
+function construct(pool: Pool, config: DrizzleConfig<AnySchema>): LifeguardDatabase<AnySchema> {
+  return nodePgDrizzle({ ...config, client: pool });
+}
+
+/** The pool from the connection settings and the `pool` options (each key given once). */
+function createPool(connection: PoolConfig, pool: LifeguardPoolOptions | undefined): Pool {
+  if (pool === undefined) return new Pool(connection);
+  if (pool === null || typeof pool !== "object" || Array.isArray(pool)) {
+    throw new InvalidOptionError(
+      "pool",
+      `Invalid option "pool": expected an object of Lifeguard options ({ max, min, prePing, ... }).`,
+    );
+  }
+  for (const key of Object.keys(pool)) {
+    if (!poolKeys.has(key))
+      throw unknownOption(
+        `pool.${key}`,
+        [...poolKeys].map((k) => `pool.${k}`),
+      );
+    if (key in connection) {
+      throw new InvalidOptionError(
+        key,
+        `Option "${key}" is given both in "connection" and in "pool"; pass it once (Lifeguard's options belong in "pool").`,
+      );
+    }
+  }
+  // a spread drops a password hidden as non-enumerable (as pg and Knex hide it): copy it over
+  const merged: PoolConfig = { ...connection, ...pool };
+  if (connection.password !== undefined) merged.password = connection.password;
+  return new Pool(merged);
+}
+
+const poolKeys = new Set<string>([...lifeguardPgOptionKeys, "clock", "random"]);
+
+/** A Lifeguard Pool, recognised by shape: an ESM and a CJS copy of @lifeguard/pg are different classes. */
+function isLifeguardPool(value: unknown): value is Pool {
+  const pool = value as Partial<Pool> | null;
+  return (
+    typeof pool === "object" &&
+    pool !== null &&
+    typeof pool.connect === "function" &&
+    typeof pool.stats === "function" &&
+    typeof pool.warmup === "function" &&
+    typeof pool.lifeguard === "object"
+  );
+}
+
+function rejectPoolWithClient(): never {
+  throw new InvalidOptionError(
+    "pool",
+    `drizzle(): "pool" options configure a pool drizzle() creates; this call passes an existing Pool. Set the options where that Pool is created.`,
+  );
+}
+
+function rejectClient(client: unknown): never {
+  const what =
+    typeof client === "object" && client !== null
+      ? `a ${(client as object).constructor?.name ?? "object"}`
+      : String(client);
+  throw new InvalidOptionError(
+    "client",
+    `drizzle() from @lifeguard/drizzle takes a Lifeguard Pool (import { Pool } from "@lifeguard/pg"), a connection string or { connection }; got ${what}. For a plain pg.Pool or pg.Client use drizzle-orm/node-postgres.`,
+  );
+}

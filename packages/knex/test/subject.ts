@@ -1,0 +1,58 @@
+import type {
+  ConformanceExpectations,
+  ConformanceItem,
+  ConformanceQueryable,
+  ConformanceSubject,
+} from "@lifeguard/test-fixtures";
+import { conformanceTable } from "@lifeguard/test-fixtures";
+import type { Knex } from "knex";
+
+/** `$1`-style SQL as Knex raw SQL: each `$n` becomes `?` with its value in order. */
+export function toKnexRaw(text: string, params: readonly unknown[] = []) {
+  const bindings: unknown[] = [];
+  const sql = text.replace(/\$(\d+)/g, (_, n: string) => {
+    bindings.push(params[Number(n) - 1]);
+    return "?";
+  });
+  return { sql, bindings: bindings as Knex.RawBinding[] };
+}
+
+function queryable(db: Knex | Knex.Transaction): ConformanceQueryable {
+  return {
+    async query(text, params) {
+      const { sql, bindings } = toKnexRaw(text, params);
+      const result = await db.raw<{ rows: Record<string, unknown>[] }>(sql, bindings);
+      return result.rows;
+    },
+    transaction(fn) {
+      return db.transaction((trx) => fn(queryable(trx)));
+    },
+  };
+}
+
+/** A conformance subject over a Knex instance (on LifeguardClient or on Knex's own pg client). */
+export function knexSubject(
+  db: Knex,
+  parts: {
+    expectations: ConformanceExpectations;
+    advanceTime?: (millis: number) => Promise<void>;
+  },
+): ConformanceSubject {
+  return {
+    ...queryable(db),
+    prepared(name) {
+      return async (id): Promise<ConformanceItem[]> => {
+        // Knex passes .options() through to pg's query config: { name } makes it a named statement
+        const result = await db
+          .raw<{ rows: ConformanceItem[] }>(
+            `select id, label from ${conformanceTable} where id = ?`,
+            [id],
+          )
+          .options({ name });
+        return result.rows;
+      };
+    },
+    close: () => db.destroy(),
+    ...parts,
+  };
+}
