@@ -1,0 +1,71 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { useTestDatabase } from "@lifeguard/test-fixtures";
+import { describe, expect, it } from "vitest";
+
+const db = useTestDatabase();
+const cli = fileURLToPath(new URL("../src/cli.ts", import.meta.url));
+
+function run(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "--conditions=@lifeguard/source", cli, ...args],
+      { env },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+interface Row {
+  name: string;
+  lifeguard: boolean;
+  queries: number;
+  errors: number;
+  sessionsLeaked: number;
+}
+
+describe("lifeguard demo --quick", () => {
+  it("shows 0 errors and 0 leaked sessions for every Lifeguard pool, and exits 0", async () => {
+    const result = await run(["demo", "--quick", "--json", "--seconds", "4"], {
+      ...process.env,
+      DATABASE_URL: db.url,
+    });
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as {
+      subjects: Row[];
+      lifeguardLostNothing: boolean;
+      chaos: { idleKilled: number };
+    };
+    expect(report.lifeguardLostNothing).toBe(true);
+    expect(report.subjects.map((s) => s.name)).toEqual([
+      "plain pg.Pool",
+      "Lifeguard (pg drop-in)",
+      "Drizzle on Lifeguard",
+      "Knex on Lifeguard",
+    ]);
+    for (const row of report.subjects.filter((s) => s.lifeguard)) {
+      expect(row, row.name).toMatchObject({ errors: 0, sessionsLeaked: 0 });
+      expect(row.queries, row.name).toBeGreaterThan(0);
+    }
+    // the baseline really was exposed to the same leaks
+    const plain = report.subjects.find((s) => !s.lifeguard) as Row;
+    expect(plain.sessionsLeaked).toBeGreaterThan(0);
+    expect(report.chaos.idleKilled).toBeGreaterThan(0);
+  }, 60_000);
+
+  it("prints a table and a verdict on a terminal-less run", async () => {
+    const result = await run(["demo", "--seconds", "2"], { ...process.env, DATABASE_URL: db.url });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/pool\s+queries\s+errors\s+killed mid-query\s+sessions leaked/);
+    expect(result.stdout).toContain("Lifeguard lost nothing.");
+  }, 60_000);
+});
