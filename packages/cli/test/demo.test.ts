@@ -59,7 +59,7 @@ describe("lifeguard demo --quick", () => {
     // the baseline really was exposed to the same leaks
     const plain = report.subjects.find((s) => !s.lifeguard) as Row;
     expect(plain.sessionsLeaked).toBeGreaterThan(0);
-    expect(report.chaos.idleKilled).toBeGreaterThan(0);
+    expect(report.chaos.idleKilled + report.chaos.busyKilled).toBeGreaterThan(0);
   }, 60_000);
 
   it("prints a table and a verdict on a terminal-less run", async () => {

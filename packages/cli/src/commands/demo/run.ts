@@ -177,6 +177,8 @@ async function worker(
     } catch (error) {
       tally.failed(error);
     }
+    // a moment of think time, as real traffic has: some connections sit idle (and get killed there)
+    await new Promise((resolve) => setTimeout(resolve, n % 50));
   }
 }
 
@@ -197,7 +199,7 @@ async function slowWorker(
 }
 
 /**
- * Every second, alternately: terminate every backend of every pool that has been idle for 200 ms,
+ * Every second, alternately: terminate every backend of every pool that has been idle for 100 ms,
  * or every busy one running the slow query.
  */
 async function chaosLoop(
@@ -213,9 +215,9 @@ async function chaosLoop(
     try {
       if (round % 2 === 1) {
         const { rowCount } = await admin.query(
-          // idle for 200 ms at least: a backend killed in the instant it is lent fails its next
+          // idle for 100 ms at least: a backend killed in the instant it is lent fails its next
           // statement like a mid-query kill, which is not the idle case this round stands for
-          "select pg_terminate_backend(pid) from pg_stat_activity where application_name like 'lifeguard-demo-%' and application_name <> 'lifeguard-demo-chaos' and state = 'idle' and state_change < now() - interval '200 milliseconds'",
+          "select pg_terminate_backend(pid) from pg_stat_activity where application_name like 'lifeguard-demo-%' and application_name <> 'lifeguard-demo-chaos' and state = 'idle' and state_change < now() - interval '100 milliseconds'",
         );
         chaos.idleKilled += rowCount ?? 0;
       } else {

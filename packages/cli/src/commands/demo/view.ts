@@ -64,7 +64,7 @@ export function formatResult(result: DemoResult): string {
       .join("  ");
   const out = [
     "",
-    `${(result.durationMillis / 1000).toFixed(1)} s, ${result.chaos.idleKilled} idle (≥ 200 ms) and ${result.chaos.busyKilled} busy backends killed`,
+    `${(result.durationMillis / 1000).toFixed(1)} s, ${result.chaos.idleKilled} idle (≥ 100 ms) and ${result.chaos.busyKilled} busy backends killed`,
     "",
     line(columns),
     line(widths.map((w) => "-".repeat(w))),
