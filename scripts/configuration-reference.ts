@@ -8,14 +8,30 @@ import { pgEnvSchema } from "@lifeguard/pg";
 
 /** pg.Pool's own options the drop-in understands (no environment variable: they are code or pg's). */
 const pgPoolOptions: readonly [string, string, string][] = [
-  ["connectionTimeoutMillis", "10000", "pg.Pool's name for `acquireTimeoutMillis` in the drop-in; `0` = as long as a timer can wait"],
+  [
+    "connectionTimeoutMillis",
+    "10000",
+    "pg.Pool's name for `acquireTimeoutMillis` in the drop-in; `0` = as long as a timer can wait",
+  ],
   ["poolSize", "—", "pg's old name for `max`"],
-  ["allowExitOnIdle", "`false`", "unref idle clients' sockets so an idle pool does not keep the process alive"],
-  ["onConnect", "—", "`async (client) => {}` run for each new client; its statements are the session baseline, replayed after resets"],
+  [
+    "allowExitOnIdle",
+    "`false`",
+    "unref idle clients' sockets so an idle pool does not keep the process alive",
+  ],
+  [
+    "onConnect",
+    "—",
+    "`async (client) => {}` run for each new client; its statements are the session baseline, replayed after resets",
+  ],
   ["verify", "—", "`(client, done) => {}` check for each new client (pg-pool's hook)"],
   ["log", "—", "`(...messages) => {}` debug log"],
   ["Client", "`pg.Client`", "the client class to use"],
-  ["pipeline", "`false`", "pg's pipeline mode (pg ≥ 8.23): also pipelines Lifeguard's rollback and reset"],
+  [
+    "pipeline",
+    "`false`",
+    "pg's pipeline mode (pg ≥ 8.23): also pipelines Lifeguard's rollback and reset",
+  ],
 ];
 
 function range(definition: EnvVariable): string {

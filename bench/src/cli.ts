@@ -7,6 +7,7 @@ import { formatMetric, formatRatio } from "./framework/format.js";
 import { chartFileName, renderMarkdown } from "./framework/markdown.js";
 import { runSuite } from "./framework/runner.js";
 import {
+  findMetric,
   metricValues,
   pairedRatios,
   primaryMetric,
@@ -175,8 +176,12 @@ function printSummary(results: readonly SuiteResult[]): void {
       }
     }
     for (const v of verdicts(result)) {
+      const measure = v.absolute ? v.subject : `${v.subject} ÷ ${v.target.versus}`;
+      const value = v.absolute
+        ? formatMetric(findMetric(result, v.target.metric), v.ratio.median)
+        : formatRatio(v.ratio.median);
       console.log(
-        `  target ${v.caseId} ${result.subject} ÷ ${v.target.versus} ${v.target.label}: ${formatRatio(v.ratio.median)} ${v.met ? "met" : "MISSED"}`,
+        `  target ${v.caseId} ${measure} ${v.target.label}: ${value} ${v.met ? "met" : "MISSED"}`,
       );
     }
   }

@@ -47,6 +47,7 @@ export async function childExecutor(suite: AnySuite, contenderId: string): Promi
       "--import",
       import.meta.resolve("tsx"),
       "--expose-gc",
+      ...(suite.execArgv ?? []),
     ],
     serialization: "advanced",
     stdio: ["ignore", "inherit", "inherit", "ipc"],

@@ -1,13 +1,14 @@
 import { formatMetric, formatRatio, withRange } from "./format.js";
+import type { Verdict } from "./stats.js";
 import {
+  findMetric,
   metricValues,
   pairedRatios,
   primaryMetric,
   summarize,
-  targetFor,
   verdicts,
 } from "./stats.js";
-import type { ResultsFile, SuiteResult } from "./types.js";
+import type { Metric, ResultsFile, SuiteResult } from "./types.js";
 
 /** File name of a suite's chart, next to benchmarks.md in docs/. */
 export function chartFileName(suiteName: string): string {
@@ -45,24 +46,20 @@ export function renderMarkdown(results: ResultsFile, order: readonly string[]): 
   if (all.length > 0) {
     const rows = all.map((v) => {
       const caseLabel = v.suite.cases.find((c) => c.id === v.caseId)?.label ?? v.caseId;
-      const subject = contenderLabel(v.suite, v.suite.subject);
-      const versus = contenderLabel(v.suite, v.target.versus);
-      const metric = v.suite.metrics.find(
-        (m) => m.key === (v.target.metric ?? primaryMetric(v.suite).key),
-      );
+      const metric = findMetric(v.suite, v.target.metric);
       return [
         `[${v.suite.title}](#${anchor(v.suite.title)})`,
         caseLabel,
-        `${subject} ÷ ${versus}, ${metric?.label ?? ""}`,
+        `${measureLabel(v.suite, v.subject, v.target.versus)}, ${metric.label}`,
         v.target.label,
-        ratioCell(v.ratio),
+        v.absolute ? valueCell(metric, v.ratio) : ratioCell(v.ratio),
         v.met ? "✅ yes" : "❌ no",
       ];
     });
     out.push(
       "## Targets (SPEC §9)",
       "",
-      ...table(["Suite", "Case", "Measure", "Target", "Median ratio (min–max)", "Met"], rows),
+      ...table(["Suite", "Case", "Measure", "Target", "Median (min–max)", "Met"], rows),
     );
     out.push("");
   }
@@ -122,6 +119,7 @@ function renderSuite(suite: SuiteResult): string[] {
     "Target",
     "Met",
   ];
+  const all = verdicts(suite);
   const rows: string[][] = [];
   for (const c of suite.cases) {
     const bySubject = suite.samples[c.id]?.[suite.subject] ?? [];
@@ -135,18 +133,17 @@ function renderSuite(suite: SuiteResult): string[] {
           formatMetric(metric, s.max),
         );
       });
-      let ratio = "—";
-      let target = "—";
-      let met = "—";
-      if (contender.id !== suite.subject) {
-        ratio = ratioCell(pairedRatios(bySubject, samples, primary.key));
-        const t = targetFor(suite.targets, c.id, contender.id, primary.key, primary.key);
-        if (t !== undefined) {
-          const v = verdicts(suite).find((x) => x.caseId === c.id && x.target === t);
-          target = t.label;
-          met = v?.met === true ? "✅ yes" : "❌ no";
-        }
-      }
+      const isSubject = contender.id === suite.subject;
+      const ratio = isSubject ? "—" : ratioCell(pairedRatios(bySubject, samples, primary.key));
+      // the subject's own row carries a bound on its own value (≤ 6 KB), the others the ratio's
+      const [target, met] = targetCells(
+        all,
+        c.id,
+        suite.subject,
+        isSubject ? undefined : contender.id,
+        primary.key,
+        primary.key,
+      );
       const name =
         contender.id === suite.subject
           ? `**${contender.label}**`
@@ -154,7 +151,9 @@ function renderSuite(suite: SuiteResult): string[] {
       rows.push([c.label, name, ...cells, ratio, target, met]);
     }
   }
-  out.push(...table(header, rows), "", `![${suite.chart.title}](${chartFileName(suite.name)})`, "");
+  out.push(...table(header, rows), "");
+  out.push(...otherRatios(suite, all));
+  out.push(`![${suite.chart.title}](${chartFileName(suite.name)})`, "");
 
   const notes = suite.contenders.filter((c) => c.note !== undefined || c.version !== undefined);
   if (notes.length > 0) {
@@ -166,6 +165,96 @@ function renderSuite(suite: SuiteResult): string[] {
     out.push("");
   }
   return out;
+}
+
+/**
+ * Ratios the main table has no column for: the suite's `extraRatios` (a second configuration ÷
+ * another contender) and every target not shown there (another subject, another metric), each in
+ * every case, with its target where one applies.
+ */
+function otherRatios(suite: SuiteResult, all: readonly Verdict[]): string[] {
+  const primary = primaryMetric(suite);
+  const shown = (v: Verdict) =>
+    v.subject === suite.subject && (v.target.metric ?? primary.key) === primary.key;
+  const pairs: { subject: string; versus: string | undefined; metric: string }[] = [];
+  const add = (subject: string, versus: string | undefined, metric: string) => {
+    if (!pairs.some((p) => p.subject === subject && p.versus === versus && p.metric === metric))
+      pairs.push({ subject, versus, metric });
+  };
+  for (const r of suite.extraRatios ?? []) add(r.subject, r.versus, r.metric ?? primary.key);
+  for (const v of all)
+    if (!shown(v)) add(v.subject, v.target.versus, v.target.metric ?? primary.key);
+  if (pairs.length === 0) return [];
+  const rows: string[][] = [];
+  for (const pair of pairs) {
+    const metric = findMetric(suite, pair.metric);
+    for (const c of suite.cases) {
+      const subject = suite.samples[c.id]?.[pair.subject] ?? [];
+      const value =
+        pair.versus === undefined
+          ? valueCell(metric, summarize(metricValues(subject, metric.key)))
+          : ratioCell(pairedRatios(subject, suite.samples[c.id]?.[pair.versus] ?? [], metric.key));
+      const [target, met] = targetCells(
+        all,
+        c.id,
+        pair.subject,
+        pair.versus,
+        pair.metric,
+        primary.key,
+      );
+      rows.push([
+        c.label,
+        `${measureLabel(suite, pair.subject, pair.versus)}, ${metric.label}`,
+        value,
+        target,
+        met,
+      ]);
+    }
+  }
+  return [...table(["Case", "Measure", "Median (min–max)", "Target", "Met"], rows), ""];
+}
+
+/**
+ * The Target and Met cells for one measure in one case: every target that applies (a target and
+ * its stretch goal, say), joined; "—" when none does.
+ */
+function targetCells(
+  all: readonly Verdict[],
+  caseId: string,
+  subject: string,
+  versus: string | undefined,
+  metricKey: string,
+  primaryKey: string,
+): [string, string] {
+  const matching = all.filter(
+    (v) =>
+      v.caseId === caseId &&
+      v.subject === subject &&
+      v.target.versus === versus &&
+      (v.target.metric ?? primaryKey) === metricKey,
+  );
+  if (matching.length === 0) return ["—", "—"];
+  const yesNo = (v: Verdict) => (v.met ? "✅ yes" : "❌ no");
+  return [
+    matching.map((v) => v.target.label).join("; "),
+    matching.length === 1
+      ? yesNo(matching[0] as Verdict)
+      : matching.map((v) => `${yesNo(v)} (${v.target.label})`).join("; "),
+  ];
+}
+
+/** "Lifeguard ÷ pg.Pool", or "Lifeguard" for a bound on its own value. */
+function measureLabel(suite: SuiteResult, subject: string, versus: string | undefined): string {
+  const who = contenderLabel(suite, subject);
+  return versus === undefined ? who : `${who} ÷ ${contenderLabel(suite, versus)}`;
+}
+
+function valueCell(metric: Metric, value: { median: number; min: number; max: number }): string {
+  return withRange(
+    formatMetric(metric, value.median),
+    formatMetric(metric, value.min),
+    formatMetric(metric, value.max),
+  );
 }
 
 function ratioCell(ratio: { median: number; min: number; max: number }): string {

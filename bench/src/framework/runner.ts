@@ -52,7 +52,11 @@ export async function runSuite(suite: AnySuite, options: RunOptions): Promise<Su
       ...(c.reference === undefined ? {} : { reference: c.reference }),
     })),
     targets: suite.targets ?? [],
+    ...(suite.extraRatios === undefined ? {} : { extraRatios: suite.extraRatios }),
     chart: suite.chart,
+    ...(suite.execArgv === undefined || suite.isolate === false
+      ? {}
+      : { execArgv: suite.execArgv }),
   };
   check(suite);
 
@@ -151,12 +155,30 @@ function check(suite: AnySuite): void {
   if (!ids.has(suite.subject))
     throw new Error(`[${suite.name}] unknown subject "${suite.subject}"`);
   for (const t of suite.targets ?? []) {
-    if (!ids.has(t.versus)) throw new Error(`[${suite.name}] target versus unknown "${t.versus}"`);
+    if (t.versus !== undefined && !ids.has(t.versus)) {
+      throw new Error(`[${suite.name}] target versus unknown "${t.versus}"`);
+    }
+    if (t.subject !== undefined && !ids.has(t.subject)) {
+      throw new Error(`[${suite.name}] target for unknown subject "${t.subject}"`);
+    }
+    if (t.versus !== undefined && t.versus === (t.subject ?? suite.subject)) {
+      throw new Error(`[${suite.name}] target of "${t.versus}" against itself`);
+    }
     for (const id of t.cases ?? []) {
       if (!cases.has(id)) throw new Error(`[${suite.name}] target for unknown case "${id}"`);
     }
     if (t.metric !== undefined && !metrics.has(t.metric)) {
       throw new Error(`[${suite.name}] target on unknown metric "${t.metric}"`);
+    }
+  }
+  for (const r of suite.extraRatios ?? []) {
+    if (!ids.has(r.subject) || !ids.has(r.versus)) {
+      throw new Error(
+        `[${suite.name}] extra ratio of unknown contenders ${r.subject} ÷ ${r.versus}`,
+      );
+    }
+    if (r.metric !== undefined && !metrics.has(r.metric)) {
+      throw new Error(`[${suite.name}] extra ratio on unknown metric "${r.metric}"`);
     }
   }
   if (suite.chart.metric !== undefined && !metrics.has(suite.chart.metric)) {

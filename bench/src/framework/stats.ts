@@ -65,42 +65,53 @@ export function findMetric(result: Pick<SuiteResult, "metrics">, key: string | u
   return metric;
 }
 
-/** The target that applies to (case, versus contender, metric), if any. */
-export function targetFor(
-  targets: readonly Target[],
-  caseId: string,
-  versus: string,
-  metricKey: string,
-  primaryKey: string,
-): Target | undefined {
-  return targets.find(
-    (t) =>
-      t.versus === versus &&
-      (t.metric ?? primaryKey) === metricKey &&
-      (t.cases === undefined || t.cases.includes(caseId)),
-  );
+/** The contender a target is about: its own `subject`, else the suite's. */
+export function targetSubject(result: Pick<SuiteResult, "subject">, target: Target): string {
+  return target.subject ?? result.subject;
 }
 
-export function targetMet(target: Target, ratio: number): boolean {
-  if (Number.isNaN(ratio)) return false;
-  if (target.min !== undefined && ratio < target.min) return false;
-  if (target.max !== undefined && ratio > target.max) return false;
+export function targetMet(target: Target, value: number): boolean {
+  if (Number.isNaN(value)) return false;
+  if (target.min !== undefined && value < target.min) return false;
+  if (target.max !== undefined && value > target.max) return false;
   return true;
 }
 
+/** One target checked in one case. */
+export interface Verdict {
+  readonly caseId: string;
+  readonly target: Target;
+  /** The contender the target is about. */
+  readonly subject: string;
+  /** Median and min–max of the paired ratios, or of the subject's values for an absolute bound. */
+  readonly ratio: Summary;
+  /** True for a bound on the subject's own value (no `versus`). */
+  readonly absolute: boolean;
+  readonly met: boolean;
+}
+
 /** Every (case, target) verdict of one suite result. */
-export function verdicts(
-  result: SuiteResult,
-): { caseId: string; target: Target; ratio: Summary; met: boolean }[] {
+export function verdicts(result: SuiteResult): Verdict[] {
   const primary = primaryMetric(result).key;
-  const out: { caseId: string; target: Target; ratio: Summary; met: boolean }[] = [];
+  const out: Verdict[] = [];
   for (const c of result.cases) {
-    const bySubject = result.samples[c.id]?.[result.subject] ?? [];
     for (const target of result.targets) {
       if (target.cases !== undefined && !target.cases.includes(c.id)) continue;
-      const other = result.samples[c.id]?.[target.versus] ?? [];
-      const ratio = pairedRatios(bySubject, other, target.metric ?? primary);
-      out.push({ caseId: c.id, target, ratio, met: targetMet(target, ratio.median) });
+      const subject = targetSubject(result, target);
+      const key = target.metric ?? primary;
+      const bySubject = result.samples[c.id]?.[subject] ?? [];
+      const absolute = target.versus === undefined;
+      const ratio = absolute
+        ? summarize(metricValues(bySubject, key))
+        : pairedRatios(bySubject, result.samples[c.id]?.[target.versus as string] ?? [], key);
+      out.push({
+        caseId: c.id,
+        target,
+        subject,
+        ratio,
+        absolute,
+        met: targetMet(target, ratio.median),
+      });
     }
   }
   return out;

@@ -61,18 +61,35 @@ export interface Contender<P, S = undefined> {
   run(params: P, context: RunContext<S>): Promise<Sample>;
 }
 
-/** A SPEC target on the ratio subject ÷ `versus` of one metric. */
+/**
+ * A SPEC target on one metric: on the ratio subject ÷ `versus`, or, without `versus`, on the
+ * subject's own median value (an absolute bound in the metric's unit, e.g. ≤ 6 KB).
+ */
 export interface Target {
-  readonly versus: string;
+  /** The other contender of the ratio; omitted for a bound on the subject's own value. */
+  readonly versus?: string;
+  /**
+   * The contender the target is about; the suite's `subject` when omitted. Lets one suite hold the
+   * targets of two configurations measured in the same rounds (Lifeguard's defaults and its
+   * `reset: 'always'`, say).
+   */
+  readonly subject?: string;
   /** Case ids it applies to; all cases when omitted. */
   readonly cases?: readonly string[];
   /** Metric key; the suite's first metric when omitted. */
   readonly metric?: string;
-  /** Met when the median ratio is ≥ min and ≤ max. */
+  /** Met when the median ratio (or, without `versus`, the median value) is ≥ min and ≤ max. */
   readonly min?: number;
   readonly max?: number;
   /** How the target reads in the table, e.g. "≥ 3×". */
   readonly label: string;
+}
+
+/** A ratio subject ÷ versus of one metric (the suite's first when omitted). */
+export interface RatioSpec {
+  readonly subject: string;
+  readonly versus: string;
+  readonly metric?: string;
 }
 
 /** The one SVG chart of a suite: grouped bars, one group per case, one bar per contender. */
@@ -115,6 +132,11 @@ export interface Suite<P, S = undefined> {
   /** The contender every ratio is about (subject ÷ other). */
   readonly subject: string;
   readonly targets?: readonly Target[];
+  /**
+   * Ratios to show besides subject ÷ each contender, in a table under the suite's main table
+   * (targets with another subject are shown there anyway).
+   */
+  readonly extraRatios?: readonly RatioSpec[];
   readonly chart: ChartSpec;
   readonly timing?: { readonly full?: Partial<Timing>; readonly quick?: Partial<Timing> };
   /**
@@ -123,6 +145,11 @@ export interface Suite<P, S = undefined> {
    * src/suites/index.ts (the child finds it there) and `setup`'s state must be cloneable.
    */
   readonly isolate?: boolean;
+  /**
+   * Extra Node flags for the contenders' child processes (e.g. a fixed young generation so that a
+   * measuring window sees no garbage collection). Ignored when `isolate` is false.
+   */
+  readonly execArgv?: readonly string[];
   /** Runs once before any measurement (start a database, ...). Throw {@link SuiteSkipped} to skip. */
   setup?(options: { quick: boolean }): Promise<SuiteSetup<S>>;
 }
@@ -177,7 +204,10 @@ export interface SuiteResult {
     readonly reference?: boolean;
   }[];
   readonly targets: readonly Target[];
+  readonly extraRatios?: readonly RatioSpec[];
   readonly chart: ChartSpec;
+  /** The suite's extra Node flags for its child processes, if any. */
+  readonly execArgv?: readonly string[];
   /** samples[caseId][contenderId][round] */
   readonly samples: Readonly<Record<string, Readonly<Record<string, readonly Sample[]>>>>;
 }

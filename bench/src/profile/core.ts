@@ -1,9 +1,12 @@
 /**
  * `pnpm --filter @lifeguard/bench profile:core [-- --contender pg-pool --seconds 4 --concurrency 1,64]`
+ * `pnpm --filter @lifeguard/bench profile -- --suite pg --contender lifeguard --cases c64`
  *
- * Runs one core-suite contender (Lifeguard by default) under `node --cpu-prof`, writes the
- * profile to bench/results/profiles/ (open it in Chrome DevTools or VS Code), and prints the
- * functions with the most self time, overall and inside packages/core/src.
+ * Runs one contender of one suite (the core suite's Lifeguard by default) under `node --cpu-prof`,
+ * writes the profile to bench/results/profiles/ (open it in Chrome DevTools or VS Code), and prints
+ * the functions with the most self time, overall and inside packages/core/src and packages/pg/src.
+ * A database suite runs its own `setup` (DATABASE_URL, else an embedded server, not profiled: it
+ * is another process).
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -15,8 +18,9 @@ const benchDir = fileURLToPath(new URL("../..", import.meta.url));
 const repoDir = path.resolve(benchDir, "..");
 const profilesDir = path.join(benchDir, "results", "profiles");
 const args = process.argv.slice(2).filter((a) => a !== "--");
-const contender = args[args.indexOf("--contender") + 1] ?? "lifeguard";
-const name = `core-${args.includes("--contender") ? contender : "lifeguard"}-${new Date()
+const option = (flag: string, fallback: string) =>
+  args.includes(flag) ? (args[args.indexOf(flag) + 1] ?? fallback) : fallback;
+const name = `${option("--suite", "core")}-${option("--contender", "lifeguard")}-${new Date()
   .toISOString()
   .replace(/[:.]/g, "-")}`;
 mkdirSync(profilesDir, { recursive: true });

@@ -142,6 +142,7 @@ function location(url: string, line: number | undefined, repoDir: string): strin
 
 function areaOf(url: string, name: string): string {
   if (url.includes("/packages/core/src/")) return "@lifeguard/core (packages/core/src)";
+  if (url.includes("/packages/pg/src/")) return "@lifeguard/pg (packages/pg/src)";
   if (url.includes("/bench/src/")) return "benchmark harness (bench/src)";
   if (url.startsWith("node:")) return "Node.js internals (node:*)";
   if (url.includes("/node_modules/")) return "dependencies (node_modules)";
@@ -163,10 +164,13 @@ export function formatSummary(summary: ProfileSummary, top = 25): string {
   for (const f of summary.functions.slice(0, top)) {
     lines.push(`  ${ms(f.selfMillis)} ${pct(f.share)}  ${f.name}  ${f.where}`);
   }
-  const core = summary.functions.filter((f) => f.where.startsWith("packages/core/src/"));
-  lines.push("", `Top ${top} functions in packages/core/src by self time:`);
-  for (const f of core.slice(0, top)) {
-    lines.push(`  ${ms(f.selfMillis)} ${pct(f.share)}  ${f.name}  ${f.where}`);
+  for (const dir of ["packages/core/src", "packages/pg/src"]) {
+    const mine = summary.functions.filter((f) => f.where.startsWith(`${dir}/`));
+    if (mine.length === 0) continue;
+    lines.push("", `Top ${top} functions in ${dir} by self time:`);
+    for (const f of mine.slice(0, top)) {
+      lines.push(`  ${ms(f.selfMillis)} ${pct(f.share)}  ${f.name}  ${f.where}`);
+    }
   }
   lines.push("", "Node/V8 internals by the project function that called them (self time):");
   for (const f of summary.internalsByCaller.slice(0, 15)) {

@@ -1,2 +1,14 @@
-// The public API of this package arrives with its issue; until then it exports nothing.
-export {};
+export type { InstrumentLifeguardOptions, LifeguardInstrumentation } from "./instrument.js";
+export { instrumentLifeguard } from "./instrument.js";
+export type { LifeguardMetricProducer, LifeguardMetricProducerOptions } from "./metric-producer.js";
+export { createLifeguardMetricProducer } from "./metric-producer.js";
+export { defaultTimeBuckets } from "./pool-series.js";
+export {
+  ATTR_ACQUIRE_FAILURE_REASON,
+  ATTR_EVICTION_REASON,
+  ATTR_POOL_NAME,
+  ATTR_PREPING_RESULT,
+  ATTR_STATE,
+  metricNames,
+  SCOPE_NAME,
+} from "./semconv.js";

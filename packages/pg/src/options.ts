@@ -220,6 +220,12 @@ export function splitConfig(config: PoolConfig): SplitConfig {
       `Options "reset": "always" and "pgbouncer": "transaction" conflict: in transaction mode PgBouncer owns server sessions and resets them itself (server_reset_query), and a reset sent through it would run on a connection other clients share. Remove "reset", or use PgBouncer's session mode.`,
     );
   }
+  if (pgbouncer !== false && record["budget"] !== undefined) {
+    throw new InvalidOptionError(
+      "budget",
+      `Option "budget" checks instances × max against the server's max_connections, but behind PgBouncer ("pgbouncer": ${JSON.stringify(pgbouncer)}) the limit that applies is PgBouncer's max_client_conn, which a client cannot read. Remove "budget" and do the arithmetic in docs/pgbouncer.md instead.`,
+    );
+  }
   const namedStatements = record["namedStatements"] ?? true;
   if (typeof namedStatements !== "boolean") {
     throw new InvalidOptionError(

@@ -97,13 +97,39 @@ function classifyUncached(text: string): StatementEffect {
       }
       continue;
     }
-    const call = sessionFunctions.exec(statement)?.[0];
+    if (transactionScoped(first, words[1], statement)) continue;
+    const call = sessionCall(statement);
     if (!cleanKeywords.has(first)) kind ??= kindOf(first, words[1], call);
     else if (call !== undefined) kind ??= kindOf(undefined, undefined, call);
   }
   if (kind === undefined) return CLEAN;
   const deallocates = deallocatesAll ? "all" : names.length > 0 ? Object.freeze(names) : undefined;
   return Object.freeze({ dirty: true, deallocates, kind });
+}
+
+/**
+ * Statements whose effect ends with the transaction: `SET LOCAL`, `SET TRANSACTION`,
+ * `SET CONSTRAINTS`, and temp tables created `ON COMMIT DROP`. Outside a transaction block they
+ * last one statement.
+ */
+function transactionScoped(first: string, second: string | undefined, statement: string): boolean {
+  if (first === "SET")
+    return second === "LOCAL" || second === "TRANSACTION" || second === "CONSTRAINTS";
+  return (
+    first === "CREATE" &&
+    (second === "TEMP" || second === "TEMPORARY") &&
+    onCommitDrop.test(statement)
+  );
+}
+
+const onCommitDrop = /\bon\s+commit\s+drop\b/i;
+/** `set_config(name, value, true)`: is_local, so it ends with the transaction. */
+const localSetConfig = /\bset_config\s*\((?:[^()]|\([^()]*\))*,\s*true\s*\)/gi;
+
+/** The first session-changing call or word in a statement, skipping `set_config(..., true)`. */
+function sessionCall(statement: string): string | undefined {
+  const text = statement.replace(localSetConfig, "");
+  return sessionFunctions.exec(text)?.[0];
 }
 
 /** A short name for what a statement leaves in the session. */

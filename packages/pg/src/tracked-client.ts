@@ -28,13 +28,16 @@ export function trackedClientClass(Base: ClientClass): ClientClass {
       if (session !== undefined && typeof text === "string") {
         if (!session.policy.namedStatements && (config as { name?: unknown }).name !== undefined) {
           // the same statement, sent unnamed: no server-side statement for a pooler to lose
-          args[0] = { ...(config as object), name: undefined };
+          args[0] = unnamed(config as { name?: unknown });
         }
         if (session.initializing) {
           session.init.push({
             config: args[0],
             values: typeof values === "function" ? undefined : values,
           });
+          // behind PgBouncer in transaction mode, set-up statements land on a shared connection too
+          const kind = classifyStatement(text).kind;
+          if (kind !== undefined) session.policy.onSessionState?.(kind);
         } else {
           const effect = classifyStatement(text);
           if (effect.dirty) {
@@ -59,6 +62,17 @@ export function trackedClientClass(Base: ClientClass): ClientClass {
   Object.defineProperty(LifeguardClient, "name", { value: Base.name || "Client" });
   classes.set(Base, LifeguardClient as unknown as ClientClass);
   return LifeguardClient as unknown as ClientClass;
+}
+
+/**
+ * The query without its name. A plain config object is copied; a query object (pg's `Query`, a
+ * class instance the caller may hold on to for its events) keeps its class, so its name is cleared.
+ */
+function unnamed(config: { name?: unknown }): object {
+  const proto = Object.getPrototypeOf(config) as unknown;
+  if (proto === Object.prototype || proto === null) return { ...config, name: undefined };
+  config.name = undefined;
+  return config;
 }
 
 /**

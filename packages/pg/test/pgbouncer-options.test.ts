@@ -1,5 +1,6 @@
 import { InvalidOptionError } from "@lifeguard/core";
 import { useTestDatabase } from "@lifeguard/test-fixtures";
+import pg from "pg";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { classifyStatement, Pool } from "../src/index.js";
 
@@ -97,5 +98,85 @@ describe("statement kinds", () => {
     ["select 1", undefined],
   ])("%s → %s", (text, kind) => {
     expect(classifyStatement(text).kind).toBe(kind);
+  });
+});
+
+describe("transaction-scoped statements are not session state", () => {
+  it.each([
+    "set local work_mem = '8MB'",
+    "set transaction isolation level serializable",
+    "set constraints all deferred",
+    "select set_config('app.tenant', '42', true)",
+    "select set_config('app.tenant', $1, true)",
+    "create temp table t (v int) on commit drop",
+    "select pg_advisory_xact_lock(1)",
+  ])("%s is clean", (text) => {
+    expect(classifyStatement(text)).toMatchObject({ dirty: false, kind: undefined });
+  });
+
+  it.each([
+    ["set session characteristics as transaction read only", "SET"],
+    ["select set_config('app.tenant', '42', false)", "set_config"],
+    ["select set_config('a', '1', true), set_config('b', '2', false)", "set_config"],
+    ["create temp table t (v int)", "temp table"],
+  ])("%s still counts", (text, kind) => {
+    expect(classifyStatement(text)).toMatchObject({ dirty: true, kind });
+  });
+
+  it("does not warn or reset for SET LOCAL in transaction mode", async () => {
+    const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => undefined);
+    pool = new Pool({ connectionString: db.url, max: 1, pgbouncer: "transaction" });
+    const client = await pool.connect();
+    await client.query("begin");
+    await client.query("set local work_mem = '8MB'");
+    await client.query("select set_config('app.tenant', '1', true)");
+    await client.query("commit");
+    client.release();
+    expect(warn.mock.calls.filter((c) => JSON.stringify(c).includes("PGBOUNCER"))).toHaveLength(0);
+  });
+});
+
+describe("set-up statements behind PgBouncer in transaction mode", () => {
+  it("warn too: they land on a server connection other clients share", async () => {
+    const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => undefined);
+    pool = new Pool({
+      connectionString: db.url,
+      max: 1,
+      pgbouncer: "transaction",
+      onConnect: async (client) => {
+        await client.query("set search_path = public");
+      },
+    });
+    await pool.query("select 1");
+    const kinds = warn.mock.calls
+      .filter((call) => JSON.stringify(call).includes("LIFEGUARD_PGBOUNCER_SESSION_STATE"))
+      .map((call) => /a (.+?) statement/.exec(String(call[0]))?.[1]);
+    expect(kinds).toEqual(["SET"]);
+  });
+});
+
+describe("budget behind PgBouncer", () => {
+  it("is refused: the limit there is PgBouncer's max_client_conn, which a client cannot read", () => {
+    expect(() => new Pool({ pgbouncer: "transaction", budget: { instances: 2 } })).toThrow(
+      /max_client_conn/,
+    );
+  });
+});
+
+describe("namedStatements: false with a query object", () => {
+  it("keeps the object's class (its events still fire) and sends it unnamed", async () => {
+    pool = new Pool({ connectionString: db.url, max: 1, namedStatements: false });
+    const client = await pool.connect();
+    const query = new pg.Query({ name: "lg_obj", text: "select 5 as v" });
+    const rows: unknown[] = [];
+    query.on("row", (row: unknown) => rows.push(row));
+    const ended = new Promise((resolve) => query.on("end", resolve));
+    client.query(query);
+    await ended;
+    expect(rows).toEqual([{ v: 5 }]);
+    expect(
+      (await client.query("select count(*)::int as n from pg_prepared_statements")).rows[0].n,
+    ).toBe(0);
+    client.release();
   });
 });

@@ -1,2 +1,2 @@
-// The public API of this package arrives with its issue; until then it exports nothing.
-export {};
+export type { PrismaLifeguardDriverAdapter, PrismaPgOptions } from "./prisma-lifeguard.js";
+export { PrismaLifeguard } from "./prisma-lifeguard.js";

@@ -1,2 +1,3 @@
-// The public API of this package arrives with its issue; until then it exports nothing.
-export {};
+export { defaultTimeBuckets } from "./pool-series.js";
+export type { LifeguardMetrics, LifeguardMetricsOptions } from "./register.js";
+export { metricNames, registerLifeguardMetrics } from "./register.js";
