@@ -181,8 +181,9 @@ export class PgConnector implements Connector<pg.Client> {
       if (this.#o.allowExitOnIdle) setRef(client, false);
       return "keep";
     }
-    if (isPipelined(client))
-      return this.#cleanPipelined(client, session, info, needsRollback, needsReset);
+    // a rollback is waited for, so pg's transaction status reads "I" to the next borrower
+    if (!needsRollback && isQuiet(client))
+      return this.#cleanAhead(client, session, info, false, true);
     return this.#clean(client, session, info, needsRollback, needsReset);
   }
 
@@ -283,14 +284,16 @@ export class PgConnector implements Connector<pg.Client> {
   }
 
   /**
-   * On a client in pg's pipeline mode with nothing in flight, the clean-up is written without
-   * waiting for its answers and the client goes straight back to the pool: the next borrower's
-   * statements follow it on the wire, so the reset costs no extra round trip. The server runs them
-   * in order, so the next borrower always starts from the clean session. If the clean-up fails the
-   * socket is closed at once (the session can no longer be trusted); whatever the next borrower
-   * queued behind it fails with a connection error rather than running on a dirty session.
+   * On a client with nothing in flight, the clean-up is queued on the client without waiting for
+   * its answers and the client goes straight back to the pool. pg runs a client's statements in
+   * order, so the next borrower's statements run after the clean-up: it always starts from the
+   * clean session. In pg's pipeline mode they even follow it on the wire, so the reset costs no
+   * round trip of its own; without it the next borrower waits inside pg instead of in the pool. If
+   * the clean-up fails the socket is closed at once (the session can no longer be trusted), and
+   * whatever the next borrower queued behind it fails with a connection error rather than running on
+   * a dirty session.
    */
-  #cleanPipelined(
+  #cleanAhead(
     client: pg.Client,
     session: SessionState,
     info: ConnectionInfo,
@@ -382,20 +385,22 @@ export function setRef(client: pg.Client, ref: boolean): void {
 }
 
 /**
- * The client runs in pg's pipeline mode (`pipeline: true`) and has nothing queued or in flight.
- * pg exposes no public way to ask, so this reads the queues its own pipeline code uses.
+ * The client has nothing queued or in flight (a statement still running at release must finish
+ * before the clean-up, and may take long: that case waits, bounded). pg exposes no public way to
+ * ask, so this reads the queues its own code uses.
  */
-function isPipelined(client: pg.Client): boolean {
+function isQuiet(client: pg.Client): boolean {
   const c = client as unknown as {
+    readyForQuery?: boolean;
     pipeline?: boolean;
     _queryQueue?: unknown[];
     _sentQueryQueue?: unknown[];
     _activeQuery?: unknown;
   };
   return (
-    c.pipeline === true &&
+    (c.pipeline === true || c.readyForQuery === true) &&
     c._queryQueue?.length === 0 &&
-    c._sentQueryQueue?.length === 0 &&
+    (c._sentQueryQueue?.length ?? 0) === 0 &&
     (c._activeQuery === null || c._activeQuery === undefined)
   );
 }

@@ -309,7 +309,17 @@ function runQuery(client: pg.Client, config: unknown, values: unknown): Promise<
     once?: (event: string, fn: (arg?: unknown) => void) => void;
   };
   if (typeof submittable.submit !== "function") {
-    return client.query(config as pg.QueryConfig, values as unknown[]) as Promise<unknown>;
+    // the callback form: pg's promise form adds a promise and a catch handler per query
+    return new Promise((resolve, reject) => {
+      const query = client.query as unknown as (
+        config: unknown,
+        values: unknown,
+        callback: (error: Error | undefined, result: unknown) => void,
+      ) => void;
+      query.call(client, config, values, (error, result) =>
+        error ? reject(error) : resolve(result),
+      );
+    });
   }
   return new Promise((resolve, reject) => {
     submittable.once?.("end", resolve);

@@ -182,14 +182,36 @@ describe("pipelined reset", () => {
     expect(p.stats().connector["resets"]).toBe(1);
   });
 
-  it("without pipeline mode the client waits in 'releasing' until the reset answers", async () => {
+  it("without pipeline mode the reset is queued ahead on the client, which is back at once", async () => {
     const p = onePool("always", false);
     const a = await p.connect();
     await a.query("set work_mem = '16MB'");
     a.release();
-    expect(p.stats()).toMatchObject({ idle: 0, releasing: 1 });
+    expect(p.stats()).toMatchObject({ idle: 1, releasing: 0 });
     const { rows } = await p.query("select current_setting('work_mem') as v");
     expect(rows[0].v).toBe("4MB");
+  });
+
+  it("a client released with a statement still running waits in 'releasing' until it is clean", async () => {
+    const p = onePool("always", false);
+    const a = await p.connect();
+    const running = a.query("select pg_sleep(0.05)");
+    a.release();
+    expect(p.stats()).toMatchObject({ idle: 0, releasing: 1 });
+    await running;
+    const { rows } = await p.query("select 1 as one");
+    expect(rows[0].one).toBe(1);
+  });
+
+  it("an open transaction is rolled back before the client is lent again, so pg reports it idle", async () => {
+    const p = onePool("always", false);
+    const a = await p.connect();
+    await a.query("begin");
+    a.release();
+    expect(p.stats()).toMatchObject({ releasing: 1 });
+    const b = await p.connect();
+    expect(b.getTransactionStatus()).toBe("I");
+    b.release();
   });
 
   it("a server setting changed by our own reset is not taken for the next borrower's", async () => {
