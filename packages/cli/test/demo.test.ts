@@ -43,7 +43,7 @@ describe("lifeguard demo --quick", () => {
     const report = JSON.parse(result.stdout) as {
       subjects: Row[];
       lifeguardLostNothing: boolean;
-      chaos: { idleKilled: number };
+      chaos: { idleKilled: number; busyKilled: number };
     };
     expect(report.lifeguardLostNothing).toBe(true);
     expect(report.subjects.map((s) => s.name)).toEqual([
