@@ -34,5 +34,16 @@ export {
 } from "./options.js";
 export type { AcquireOptions, CloseReport, OutstandingLease } from "./pool.js";
 export { createPool, Pool } from "./pool.js";
+export type { DurationSink, SeriesSnapshot } from "./pool-series.js";
+/** For metric exporters: one series per pool name, fed by the channels and stats(). */
+export {
+  checkBuckets,
+  defaultTimeBuckets,
+  PoolSeries,
+  PoolSeriesTracker,
+  SeriesCounters,
+  sharedPoolSeriesTracker,
+  TimeHistogram,
+} from "./pool-series.js";
 export { listPools } from "./registry.js";
 export type { PoolCounters, PoolState, PoolStats } from "./stats.js";

@@ -1,7 +1,8 @@
 /**
  * FIFO queue of waiters on a growable ring buffer: O(1) push, shift and unshift (a waiter whose
  * pre-ping failed goes back to the front). Waiters that gave up are removed lazily: the queue
- * skips entries for which `isLive` is false, so a timeout never has to search the queue.
+ * skips entries for which `isLive` is false, so a timeout never has to search the queue, and
+ * drops them in bulk when they fill half the buffer, so they never pile up.
  * @internal
  */
 export class WaiterQueue<T extends { readonly settled: boolean }> {
@@ -17,14 +18,14 @@ export class WaiterQueue<T extends { readonly settled: boolean }> {
   }
 
   push(item: T): void {
-    if (this.#length === this.#buffer.length) this.#grow();
+    if (this.#length === this.#buffer.length) this.#makeRoom();
     this.#buffer[(this.#head + this.#length) & (this.#buffer.length - 1)] = item;
     this.#length++;
     this.#live++;
   }
 
   unshift(item: T): void {
-    if (this.#length === this.#buffer.length) this.#grow();
+    if (this.#length === this.#buffer.length) this.#makeRoom();
     this.#head = (this.#head - 1) & (this.#buffer.length - 1);
     this.#buffer[this.#head] = item;
     this.#length++;
@@ -76,6 +77,29 @@ export class WaiterQueue<T extends { readonly settled: boolean }> {
     this.#head = 0;
     this.#length = 0;
     this.#live = 0;
+  }
+
+  /**
+   * The buffer is full. When at least half of it is waiters that gave up, drop them instead of
+   * growing: a queue that never empties (callers arriving and timing out steadily) would otherwise
+   * keep every caller it ever held. Amortized O(1): after a compaction at least half the buffer
+   * is free.
+   */
+  #makeRoom(): void {
+    if (this.#live * 2 > this.#length) {
+      this.#grow();
+      return;
+    }
+    const old = this.#buffer;
+    const next: (T | undefined)[] = new Array(old.length);
+    let kept = 0;
+    for (let i = 0; i < this.#length; i++) {
+      const item = old[(this.#head + i) & (old.length - 1)] as T;
+      if (!item.settled) next[kept++] = item;
+    }
+    this.#buffer = next;
+    this.#head = 0;
+    this.#length = kept;
   }
 
   #grow(): void {

@@ -1,8 +1,8 @@
+export { defaultTimeBuckets } from "@lifeguard/core";
 export type { InstrumentLifeguardOptions, LifeguardInstrumentation } from "./instrument.js";
 export { instrumentLifeguard } from "./instrument.js";
 export type { LifeguardMetricProducer, LifeguardMetricProducerOptions } from "./metric-producer.js";
 export { createLifeguardMetricProducer } from "./metric-producer.js";
-export { defaultTimeBuckets } from "./pool-series.js";
 export {
   ATTR_ACQUIRE_FAILURE_REASON,
   ATTR_EVICTION_REASON,

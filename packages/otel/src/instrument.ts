@@ -1,3 +1,5 @@
+import type { PoolSeries } from "@lifeguard/core";
+import { checkBuckets, defaultTimeBuckets, PoolSeriesTracker } from "@lifeguard/core";
 import type {
   BatchObservableCallback,
   Histogram,
@@ -7,8 +9,6 @@ import type {
   ObservableUpDownCounter,
 } from "@opentelemetry/api";
 import { metrics, ValueType } from "@opentelemetry/api";
-import type { PoolSeries } from "./pool-series.js";
-import { checkBuckets, defaultTimeBuckets, PoolSeriesTracker } from "./pool-series.js";
 import type { SeriesAttributes } from "./semconv.js";
 import { attributeCache, observedMetrics, SCOPE_NAME, timeMetrics } from "./semconv.js";
 

@@ -1,3 +1,5 @@
+import type { SeriesSnapshot } from "@lifeguard/core";
+import { checkBuckets, defaultTimeBuckets, sharedPoolSeriesTracker } from "@lifeguard/core";
 import type { Attributes, HrTime } from "@opentelemetry/api";
 import { ValueType } from "@opentelemetry/api";
 import type {
@@ -10,8 +12,6 @@ import type {
   MetricProducer,
   ResourceMetrics,
 } from "@opentelemetry/sdk-metrics";
-import type { SeriesSnapshot } from "./pool-series.js";
-import { checkBuckets, defaultTimeBuckets, sharedPoolSeriesTracker } from "./pool-series.js";
 import type { SeriesAttributes } from "./semconv.js";
 import { attributeCache, observedMetrics, SCOPE_NAME, timeMetrics } from "./semconv.js";
 

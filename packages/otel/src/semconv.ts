@@ -1,7 +1,6 @@
-import type { DestroyReason } from "@lifeguard/core";
+import type { DestroyReason, SeriesSnapshot } from "@lifeguard/core";
 import { destroyReasons } from "@lifeguard/core";
 import type { Attributes } from "@opentelemetry/api";
-import type { SeriesSnapshot } from "./pool-series.js";
 
 /** `db.client.connection.pool.name`: on every point. */
 export const ATTR_POOL_NAME = "db.client.connection.pool.name";

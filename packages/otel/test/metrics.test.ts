@@ -1,5 +1,4 @@
 import diagnosticsChannel from "node:diagnostics_channel";
-import { readFileSync } from "node:fs";
 import { destroyReasons } from "@lifeguard/core";
 import { ValueType } from "@opentelemetry/api";
 import type { MetricData } from "@opentelemetry/sdk-metrics";
@@ -279,16 +278,5 @@ describe("both ways", () => {
     attach("instrumentLifeguard");
     attach("createLifeguardMetricProducer");
     expect(diagnosticsChannel.channel("lifeguard:pool:leak").hasSubscribers).toBe(false);
-  });
-});
-
-describe("pool-series.ts", () => {
-  it("is the same file in @lifeguard/otel and @lifeguard/prometheus", () => {
-    const here = readFileSync(new URL("../src/pool-series.ts", import.meta.url), "utf8");
-    const there = readFileSync(
-      new URL("../../prometheus/src/pool-series.ts", import.meta.url),
-      "utf8",
-    );
-    expect(here).toBe(there);
   });
 });

@@ -1,3 +1,3 @@
-export { defaultTimeBuckets } from "./pool-series.js";
+export { defaultTimeBuckets } from "@lifeguard/core";
 export type { LifeguardMetrics, LifeguardMetricsOptions } from "./register.js";
 export { metricNames, registerLifeguardMetrics } from "./register.js";

@@ -1,9 +1,12 @@
-import type { DestroyReason, PoolStats } from "@lifeguard/core";
-import { destroyReasons } from "@lifeguard/core";
+import type { DestroyReason, PoolStats, SeriesCounters, SeriesSnapshot } from "@lifeguard/core";
+import {
+  checkBuckets,
+  defaultTimeBuckets,
+  destroyReasons,
+  sharedPoolSeriesTracker,
+} from "@lifeguard/core";
 import type { OpenMetricsContentType, PrometheusContentType, Registry } from "prom-client";
 import { Counter, Gauge, register as globalRegister } from "prom-client";
-import type { SeriesCounters, SeriesSnapshot } from "./pool-series.js";
-import { checkBuckets, defaultTimeBuckets, sharedPoolSeriesTracker } from "./pool-series.js";
 import type { SeriesLabelsOf, TimeSource } from "./time-histogram-metric.js";
 import { TimeHistogramMetric } from "./time-histogram-metric.js";
 

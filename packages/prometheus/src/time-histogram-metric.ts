@@ -1,6 +1,6 @@
+import type { PoolSeries, TimeHistogram } from "@lifeguard/core";
 import type { OpenMetricsContentType, PrometheusContentType, Registry } from "prom-client";
 import { Histogram } from "prom-client";
-import type { PoolSeries, TimeHistogram } from "./pool-series.js";
 
 /** Which of a series' histograms a metric reports. @internal */
 export type TimeSource = (series: PoolSeries) => TimeHistogram;

@@ -1,18 +1,20 @@
-// This file is shared by @lifeguard/otel and @lifeguard/prometheus: the two copies are identical
-// (packages/otel/test/metrics.test.ts checks it). Both exporters import only @lifeguard/core, so
-// neither can import the other; edit one copy and copy it over.
+// What the metric exporters (@lifeguard/otel, @lifeguard/prometheus) share: one series per pool
+// name, fed by the core's channels and stats(), so every exporter reports the same numbers. It lives
+// here because the exporters may import only the core (and not each other); the core itself never
+// creates a tracker: only an exporter does.
 import diagnosticsChannel from "node:diagnostics_channel";
 import type {
   ConnectionAcquireEvent,
   ConnectionCreateEvent,
   ConnectionReleaseEvent,
-  DestroyReason,
-  PoolCounters,
   PoolEvent,
   PoolLike,
-  PoolStats,
-} from "@lifeguard/core";
-import { channelNames, destroyReasons, listPools } from "@lifeguard/core";
+} from "./channels.js";
+import { channelNames } from "./channels.js";
+import type { DestroyReason } from "./entry.js";
+import { destroyReasons } from "./entry.js";
+import { listPools } from "./registry.js";
+import type { PoolCounters, PoolStats } from "./stats.js";
 
 /**
  * Upper bounds, in seconds, of the wait, use and create time histograms: 100 µs to 30 s. A pool
