@@ -1,6 +1,6 @@
 import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 const sourceCondition = "@lifeguard/source";
 const packages = readdirSync(new URL("./packages", import.meta.url), { withFileTypes: true })
@@ -8,7 +8,8 @@ const packages = readdirSync(new URL("./packages", import.meta.url), { withFileT
   .map((d) => ({ name: d.name, root: `./packages/${d.name}` }));
 const projects = [...packages, { name: "test-fixtures", root: "./test-fixtures" }];
 
-export default defineConfig({
+// `pnpm test:soak` (vitest --mode soak) runs only the soak tests (test/soak/); `pnpm test` never does
+export default defineConfig(({ mode }) => ({
   test: {
     // root-level globalSetup runs once for the whole run (an absolute path: see docs/toolchain.md)
     globalSetup: [fileURLToPath(new URL("./test-fixtures/src/global-setup.ts", import.meta.url))],
@@ -18,10 +19,12 @@ export default defineConfig({
       test: {
         name,
         root: fileURLToPath(new URL(root, import.meta.url)),
-        include: ["test/**/*.test.ts"],
+        include: mode === "soak" ? ["test/soak/**/*.test.ts"] : ["test/**/*.test.ts"],
+        exclude:
+          mode === "soak" ? configDefaults.exclude : [...configDefaults.exclude, "**/soak/**"],
         testTimeout: 30_000,
         hookTimeout: 60_000,
       },
     })),
   },
-});
+}));

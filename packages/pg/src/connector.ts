@@ -326,7 +326,9 @@ export class PgConnector implements Connector<pg.Client> {
       this.#rawQuery.call(client, statement.config, statement.values, (error: Error | null) => {
         session.internal--;
         if (error) {
-          if (!failed) this.#cleanupFailures++;
+          // a client the pool is already closing (close(), evict) fails its queued clean-up
+          // with "Connection terminated": that is not a clean-up failure
+          if (!failed && !session.broken) this.#cleanupFailures++;
           failed = true;
           session.broken = true;
           destroySocket(client);
