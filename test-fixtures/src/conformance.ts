@@ -10,7 +10,7 @@
  */
 import type { EventEmitter } from "node:events";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { useTestDatabase, withClient } from "./database.js";
+import { type TestDatabase, useTestDatabase, withClient } from "./database.js";
 
 /** What the suite asks of a factory. */
 export interface ConformanceOptions {
@@ -113,6 +113,25 @@ export type ConformanceFactory = (
   options: ConformanceOptions,
 ) => ConformanceSubject | Promise<ConformanceSubject>;
 
+/**
+ * What a subject on a Lifeguard pool expects, directly or through PgBouncer: sessions reset (not
+ * behind a transaction-mode PgBouncer: `resetsSessions` false), named statements survive the
+ * application's DEALLOCATE ALL, no unlistened errors, and Lifeguard's error codes.
+ * `acquireTimeoutMessage` is how the ORM words an acquire timeout (after the suite's 200 ms).
+ */
+export function lifeguardExpectations(
+  acquireTimeoutMessage: RegExp,
+  resetsSessions = true,
+): ConformanceExpectations {
+  return {
+    resetsSessions,
+    namedStatementsSurviveDeallocate: true,
+    unlistenedErrorsOnBackendDeath: false,
+    acquireTimeoutError: { code: "LIFEGUARD_ACQUIRE_TIMEOUT", message: acquireTimeoutMessage },
+    closedError: { code: "LIFEGUARD_POOL_CLOSED", message: /closed/i },
+  };
+}
+
 /** The table the suite creates: `(id integer primary key, label text not null)`. */
 export const conformanceTable = "conformance_items";
 
@@ -140,6 +159,134 @@ export function recordUnlistenedErrors(pool: EventEmitter): () => readonly unkno
 
 let subjectCounter = 0;
 
+/** A subject the harness started, and the `application_name` that marks its connections. */
+export interface StartedSubject {
+  readonly subject: ConformanceSubject;
+  readonly applicationName: string;
+}
+
+/** What a conformance-style suite's tests use; see `useConformanceHarness`. */
+export interface ConformanceHarness {
+  /** A subject from the suite's factory on the suite's database; closed after the test. */
+  start(options: Omit<ConformanceOptions, "url">): Promise<StartedSubject>;
+  /** The rows of `conformanceTable`, read over a connection of its own. */
+  items(): Promise<ConformanceItem[]>;
+  /**
+   * Holds `queryable` in a transaction (running `fn` in it first) until `release()`; resolves once
+   * inside. Released after the test at the latest.
+   */
+  hold(
+    queryable: ConformanceQueryable,
+    fn?: (tx: ConformanceQueryable) => Promise<void>,
+  ): Promise<{ release: () => void; held: Promise<void> }>;
+}
+
+/**
+ * Registers what every conformance-style suite does around its tests on `db`: `conformanceTable`
+ * created and emptied before each test, held transactions released and subjects closed after it.
+ * Subjects' `application_name`s start with `prefix`.
+ */
+export function useConformanceHarness(
+  db: TestDatabase,
+  factory: ConformanceFactory,
+  prefix: string,
+): ConformanceHarness {
+  const open: StartedSubject[] = [];
+  const cleanups: (() => void)[] = [];
+
+  beforeEach(async () => {
+    await withClient(db.url, async (admin) => {
+      await admin.query(
+        `create table if not exists ${conformanceTable} (id integer primary key, label text not null)`,
+      );
+      await admin.query(`truncate ${conformanceTable}`);
+    });
+  });
+
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0)) cleanup();
+    for (const { subject } of open.splice(0)) await subject.close().catch(() => undefined);
+  });
+
+  return {
+    async start(options) {
+      const applicationName = `${prefix}_${process.pid}_${++subjectCounter}`;
+      const url = new URL(db.url);
+      url.searchParams.set("application_name", applicationName);
+      const subject = await factory({ ...options, url: url.toString() });
+      const entry = { subject, applicationName };
+      open.push(entry);
+      return entry;
+    },
+
+    async items() {
+      return withClient(db.url, async (admin) => {
+        const { rows } = await admin.query<ConformanceItem>(
+          `select id, label from ${conformanceTable} order by id`,
+        );
+        return rows;
+      });
+    },
+
+    async hold(queryable, fn) {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let entered!: () => void;
+      const inside = new Promise<void>((resolve) => {
+        entered = resolve;
+      });
+      const held = queryable.transaction(async (tx) => {
+        await tx.query("select 1");
+        await fn?.(tx);
+        entered();
+        await gate;
+      });
+      cleanups.push(release);
+      await Promise.race([inside, held]);
+      return { release, held };
+    },
+  };
+}
+
+/**
+ * Registers the acquire-timeout test: with the pool's one connection held, a request fails past
+ * `acquireTimeoutMillis` with the subject's `acquireTimeoutError`, and the pool serves again once
+ * the connection is back.
+ */
+export function acquireTimeoutTest(harness: ConformanceHarness): void {
+  it("acquire timeout: a request fails when the pool stays exhausted past the deadline", async () => {
+    const timeout = 200;
+    const { subject } = await harness.start({ max: 1, acquireTimeoutMillis: timeout });
+    const { release, held } = await harness.hold(subject);
+    let settled = false;
+    const waiting = subject.query("select 1 as one").then(
+      (rows) => rows,
+      (error: unknown) => error,
+    );
+    void waiting.then(() => {
+      settled = true;
+    });
+    const advance = subject.advanceTime?.bind(subject);
+    if (advance !== undefined) {
+      await vi.waitFor(
+        async () => {
+          await advance(timeout);
+          expect(settled).toBe(true);
+        },
+        { timeout: 10_000, interval: 5 },
+      );
+    }
+    const error = await waiting;
+    release();
+    await held;
+    expectError(error, subject.expectations.acquireTimeoutError);
+    // the pool serves again once the connection is back
+    expect(await subject.query("select 1 as one")).toEqual([{ one: 1 }]);
+  });
+}
+
 /**
  * Registers the conformance suite for one adapter (or one ORM's default pool) as a `describe`
  * block named `name`, with a database of its own on the shared server.
@@ -147,43 +294,8 @@ let subjectCounter = 0;
 export function runConformanceSuite(name: string, factory: ConformanceFactory): void {
   describe(name, () => {
     const db = useTestDatabase(`conformance_${name}`);
-    const open: { subject: ConformanceSubject; applicationName: string }[] = [];
-    const cleanups: (() => void)[] = [];
-
-    beforeEach(async () => {
-      await withClient(db.url, async (admin) => {
-        await admin.query(
-          `create table if not exists ${conformanceTable} (id integer primary key, label text not null)`,
-        );
-        await admin.query(`truncate ${conformanceTable}`);
-      });
-    });
-
-    afterEach(async () => {
-      for (const cleanup of cleanups.splice(0)) cleanup();
-      for (const { subject } of open.splice(0)) await subject.close().catch(() => undefined);
-    });
-
-    async function start(
-      options: Omit<ConformanceOptions, "url">,
-    ): Promise<{ subject: ConformanceSubject; applicationName: string }> {
-      const applicationName = `lgconf_${process.pid}_${++subjectCounter}`;
-      const url = new URL(db.url);
-      url.searchParams.set("application_name", applicationName);
-      const subject = await factory({ ...options, url: url.toString() });
-      const entry = { subject, applicationName };
-      open.push(entry);
-      return entry;
-    }
-
-    async function items(): Promise<ConformanceItem[]> {
-      return withClient(db.url, async (admin) => {
-        const { rows } = await admin.query<ConformanceItem>(
-          `select id, label from ${conformanceTable} order by id`,
-        );
-        return rows;
-      });
-    }
+    const harness = useConformanceHarness(db, factory, "lgconf");
+    const { start, items, hold } = harness;
 
     async function connectionsNamed(applicationName: string): Promise<number> {
       return withClient(db.url, async (admin) => {
@@ -193,43 +305,6 @@ export function runConformanceSuite(name: string, factory: ConformanceFactory): 
         );
         return rows[0]?.n ?? -1;
       });
-    }
-
-    /** Terminates a backend as a DBA or a failover would, and waits until the server has removed it. */
-    async function terminate(pid: number): Promise<void> {
-      await withClient(db.url, async (admin) => {
-        await admin.query("select pg_terminate_backend($1)", [pid]);
-        await vi.waitFor(
-          async () => {
-            const { rows } = await admin.query<{ n: number }>(
-              "select count(*)::int as n from pg_stat_activity where pid = $1",
-              [pid],
-            );
-            expect(rows[0]?.n).toBe(0);
-          },
-          { timeout: 10_000, interval: 5 },
-        );
-      });
-    }
-
-    /** Holds one connection in an open transaction until `release()` is called. */
-    async function holdConnection(subject: ConformanceSubject) {
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      let entered!: () => void;
-      const inside = new Promise<void>((resolve) => {
-        entered = resolve;
-      });
-      const held = subject.transaction(async (tx) => {
-        await tx.query("select 1");
-        entered();
-        await gate;
-      });
-      cleanups.push(release);
-      await Promise.race([inside, held]);
-      return { release, held };
     }
 
     it("CRUD: insert, select, update and delete with parameters", async () => {
@@ -426,7 +501,7 @@ export function runConformanceSuite(name: string, factory: ConformanceFactory): 
       it("while idle: the next requests succeed on a new backend", async () => {
         const { subject } = await start({ max: 1 });
         const pid = await pidOf(subject);
-        await terminate(pid);
+        await terminateBackends(db.url, [pid]);
         const unlistened = subject.unlistenedErrors ?? (() => []);
         if (subject.expectations.unlistenedErrorsOnBackendDeath) {
           await vi.waitFor(() => expect(unlistened().length).toBeGreaterThan(0));
@@ -451,7 +526,7 @@ export function runConformanceSuite(name: string, factory: ConformanceFactory): 
           .transaction(async (tx) => {
             await tx.query(`insert into ${conformanceTable} (id, label) values (1, 'lost')`);
             killed = await pidOf(tx);
-            await terminate(killed);
+            await terminateBackends(db.url, [killed]);
             await tx.query("select 1");
           })
           .then(
@@ -477,39 +552,11 @@ export function runConformanceSuite(name: string, factory: ConformanceFactory): 
       });
     });
 
-    it("acquire timeout: a request fails when the pool stays exhausted past the deadline", async () => {
-      const timeout = 200;
-      const { subject } = await start({ max: 1, acquireTimeoutMillis: timeout });
-      const { release, held } = await holdConnection(subject);
-      let settled = false;
-      const waiting = subject.query("select 1 as one").then(
-        (rows) => rows,
-        (error: unknown) => error,
-      );
-      void waiting.then(() => {
-        settled = true;
-      });
-      const advance = subject.advanceTime?.bind(subject);
-      if (advance !== undefined) {
-        await vi.waitFor(
-          async () => {
-            await advance(timeout);
-            expect(settled).toBe(true);
-          },
-          { timeout: 10_000, interval: 5 },
-        );
-      }
-      const error = await waiting;
-      release();
-      await held;
-      expectError(error, subject.expectations.acquireTimeoutError);
-      // the pool serves again once the connection is back
-      expect(await subject.query("select 1 as one")).toEqual([{ one: 1 }]);
-    });
+    acquireTimeoutTest(harness);
 
     it("close: every connection ends and later requests fail", async () => {
       const { subject, applicationName } = await start({ max: 2 });
-      const { release, held } = await holdConnection(subject);
+      const { release, held } = await hold(subject);
       expect(await subject.query("select 1 as one")).toEqual([{ one: 1 }]);
       release();
       await held;
@@ -525,11 +572,29 @@ export function runConformanceSuite(name: string, factory: ConformanceFactory): 
   });
 }
 
-async function pidOf(queryable: ConformanceQueryable): Promise<number> {
+/** The backend serving `queryable`'s next statement. */
+export async function pidOf(queryable: ConformanceQueryable): Promise<number> {
   const [row] = await queryable.query("select pg_backend_pid() as pid");
   const pid = row?.["pid"];
   if (typeof pid !== "number") throw new Error(`pg_backend_pid() returned ${String(pid)}`);
   return pid;
+}
+
+/** Terminates backends as a DBA or a failover would, and waits until the server has removed them. */
+export async function terminateBackends(url: string, pids: readonly number[]): Promise<void> {
+  await withClient(url, async (admin) => {
+    await admin.query("select pg_terminate_backend(pid) from unnest($1::int[]) as pid", [pids]);
+    await vi.waitFor(
+      async () => {
+        const { rows } = await admin.query<{ n: number }>(
+          "select count(*)::int as n from pg_stat_activity where pid = any($1::int[])",
+          [pids],
+        );
+        expect(rows[0]?.n).toBe(0);
+      },
+      { timeout: 10_000, interval: 5 },
+    );
+  });
 }
 
 async function settleEach<T>(times: number, fn: () => Promise<T>) {
@@ -557,7 +622,8 @@ function chain(error: unknown): { code?: unknown; message?: unknown }[] {
   return errors;
 }
 
-function sqlStates(error: unknown): unknown[] {
+/** The `code`s along an error's `cause` chain (SQLSTATEs, Lifeguard's codes). */
+export function sqlStates(error: unknown): unknown[] {
   return chain(error).map((e) => e.code);
 }
 
@@ -567,7 +633,8 @@ function messages(error: unknown): string {
     .join("\n");
 }
 
-function expectError(error: unknown, expected: ExpectedError): void {
+/** Asserts that `error` is an Error with `expected`'s message and code along its `cause` chain. */
+export function expectError(error: unknown, expected: ExpectedError): void {
   expect(error).toBeInstanceOf(Error);
   expect(messages(error)).toMatch(expected.message);
   if (expected.code !== undefined) expect(sqlStates(error)).toContain(expected.code);

@@ -65,31 +65,11 @@ export async function createTestDatabase(
  * object whose `url` and `name` are valid inside tests and hooks.
  */
 export function useTestDatabase(prefix?: string): TestDatabase {
-  let database: TestDatabase | undefined;
-  beforeAll(async () => {
-    database = await createTestDatabase(prefix);
-  });
-  afterAll(async () => {
-    await database?.drop();
-    database = undefined;
-  });
-  const current = (): TestDatabase => {
-    if (!database) {
-      throw new Error(
-        "useTestDatabase(): the database exists only inside tests and hooks that run after its beforeAll",
-      );
-    }
-    return database;
-  };
-  return {
-    get url() {
-      return current().url;
-    },
-    get name() {
-      return current().name;
-    },
-    drop: () => current().drop(),
-  };
+  return useBeforeAll(
+    "useTestDatabase(): the database",
+    () => createTestDatabase(prefix),
+    (database) => database.drop(),
+  );
 }
 
 /**
@@ -97,55 +77,47 @@ export function useTestDatabase(prefix?: string): TestDatabase {
  * restart or reconfigure a server. The returned object forwards to the server (valid inside tests).
  */
 export function usePrivateServer(options: EmbeddedPostgresOptions = {}): EmbeddedPostgres {
-  let server: EmbeddedPostgres | undefined;
+  return useBeforeAll(
+    "usePrivateServer(): the server",
+    () => startEmbeddedPostgres(options),
+    (server) => server.destroy(),
+  );
+}
+
+/**
+ * Creates something in `beforeAll` and disposes of it in `afterAll`, and returns an object that
+ * forwards every property and method to it, read at each access: valid inside tests and hooks that
+ * run after that `beforeAll`; anywhere else an access throws, saying that `what` exists only there.
+ * (It is not a thenable: awaiting it gives it back.) The `use*()` helpers are built on it.
+ */
+export function useBeforeAll<T extends object>(
+  what: string,
+  create: () => Promise<T>,
+  dispose: (resource: T) => Promise<void>,
+): T {
+  let resource: T | undefined;
   beforeAll(async () => {
-    server = await startEmbeddedPostgres(options);
+    resource = await create();
   });
   afterAll(async () => {
-    await server?.destroy();
-    server = undefined;
+    if (resource !== undefined) await dispose(resource);
+    resource = undefined;
   });
-  const current = (): EmbeddedPostgres => {
-    if (!server) {
-      throw new Error(
-        "usePrivateServer(): the server exists only inside tests and hooks that run after its beforeAll",
-      );
+  const current = (): T => {
+    if (resource === undefined) {
+      throw new Error(`${what} exists only inside tests and hooks that run after its beforeAll`);
     }
-    return server;
+    return resource;
   };
-  return {
-    get url() {
-      return current().url;
+  return new Proxy({} as T, {
+    get(_handle, property) {
+      if (property === "then") return undefined;
+      const target = current();
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
     },
-    get host() {
-      return current().host;
-    },
-    get port() {
-      return current().port;
-    },
-    get user() {
-      return current().user;
-    },
-    get password() {
-      return current().password;
-    },
-    get dataDir() {
-      return current().dataDir;
-    },
-    get running() {
-      return current().running;
-    },
-    get pid() {
-      return current().pid;
-    },
-    urlFor: (database) => current().urlFor(database),
-    logs: () => current().logs(),
-    start: () => current().start(),
-    stop: () => current().stop(),
-    restart: () => current().restart(),
-    destroy: () => current().destroy(),
-    [Symbol.asyncDispose]: () => current().destroy(),
-  };
+    has: (_handle, property) => property in current(),
+  });
 }
 
 /** Connect, run `fn`, always disconnect. */

@@ -16,46 +16,46 @@
  * why they are skipped when PgBouncer is not installed; `LIFEGUARD_REQUIRE_PGBOUNCER=1` (set by
  * `.ci/run` once the package is installed) turns that skip into a failure.
  */
-import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { existsSync } from "node:fs";
-import { chmod, chown, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chown, writeFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
-import { promisify } from "node:util";
 import pg from "pg";
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import {
-  afterAll,
-  afterEach,
-  beforeAll,
-  beforeEach,
-  describe,
-  expect,
-  inject,
-  it,
-  vi,
-} from "vitest";
-import {
+  acquireTimeoutTest,
+  type ConformanceExpectations,
   type ConformanceFactory,
-  type ConformanceItem,
   type ConformanceOptions,
-  type ConformanceQueryable,
   type ConformanceRow,
   type ConformanceSubject,
   conformanceTable,
-  type ExpectedError,
+  expectError,
+  lifeguardExpectations,
+  pidOf,
+  runConformanceSuite,
+  sqlStates,
+  terminateBackends,
+  useConformanceHarness,
 } from "./conformance.js";
-import { useTestDatabase, withClient } from "./database.js";
-import { freePort } from "./embedded-server.js";
-
-const execFileAsync = promisify(execFile);
+import { useBeforeAll, useTestDatabase } from "./database.js";
+import {
+  freePort,
+  launchServer,
+  ManagedServer,
+  makeServerTempDir,
+  type ServerUser,
+  serverUser,
+} from "./embedded-server.js";
 
 /** Where Debian's package puts the binary. */
 export const PGBOUNCER_BINARY = "/usr/sbin/pgbouncer";
+const LABEL = "PgBouncer";
 const HOST = "127.0.0.1";
-const OS_USER = "postgres";
+/** The user PgBouncer logs in to the server as when the target URL names none. */
+const DEFAULT_USER = "postgres";
 const READY_LINE = "process up";
-const LOG_LINES_KEPT = 500;
 const INSTALL_HINT =
   "install it with `apt-get install -y pgbouncer` (Debian/Ubuntu; .ci/run does this), or set LIFEGUARD_PGBOUNCER_BIN to a pgbouncer binary";
 
@@ -211,25 +211,13 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
       `startPgBouncer: maxPreparedStatements needs PgBouncer 1.21 or later; this one is ${found.version}, which does not know max_prepared_statements (and refuses to start with it).`,
     );
   }
-  const ids = await osUserIds();
-  const dir = await makeTempDir(ids);
-  const bouncer = new Bouncer(found.binary, found.version, dir, ids, options);
-  try {
-    await bouncer.writeConfig(await freePort());
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await bouncer.start();
-        return bouncer;
-      } catch (error) {
-        // a free port can be taken between probing and binding: try a few
-        if (attempt >= 5 || !(error instanceof PortInUseError)) throw error;
-        await bouncer.writeConfig(await freePort());
-      }
-    }
-  } catch (error) {
-    await bouncer.destroy().catch(() => undefined);
-    throw error;
-  }
+  const user = await serverUser(LABEL);
+  const dir = await makeServerTempDir(user, "lifeguard-pgbouncer-", { label: LABEL });
+  const bouncer = new Bouncer(found.binary, found.version, dir, user, options);
+  return await launchServer(bouncer, {
+    prepare: async () => bouncer.writeConfig(await freePort()),
+    movePort: (port) => bouncer.writeConfig(port),
+  });
 }
 
 /**
@@ -240,79 +228,26 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
 export function usePgBouncer(
   options: Omit<PgBouncerOptions, "target"> & { target?: string | (() => string) },
 ): PgBouncer {
-  let bouncer: PgBouncer | undefined;
-  beforeAll(async () => {
-    const { target, ...rest } = options;
-    const url = typeof target === "function" ? target() : (target ?? inject("pgUrl"));
-    bouncer = await startPgBouncer({ ...rest, target: url });
-  });
-  afterAll(async () => {
-    await bouncer?.destroy();
-    bouncer = undefined;
-  });
-  const current = (): PgBouncer => {
-    if (!bouncer) {
-      throw new Error(
-        "usePgBouncer(): the PgBouncer exists only inside tests and hooks that run after its beforeAll",
-      );
-    }
-    return bouncer;
-  };
-  return {
-    get url() {
-      return current().url;
+  return useBeforeAll(
+    "usePgBouncer(): the PgBouncer",
+    () => {
+      const { target, ...rest } = options;
+      const url = typeof target === "function" ? target() : (target ?? inject("pgUrl"));
+      return startPgBouncer({ ...rest, target: url });
     },
-    get host() {
-      return current().host;
-    },
-    get port() {
-      return current().port;
-    },
-    get poolMode() {
-      return current().poolMode;
-    },
-    get version() {
-      return current().version;
-    },
-    get running() {
-      return current().running;
-    },
-    get pid() {
-      return current().pid;
-    },
-    urlFor: (serverUrl) => current().urlFor(serverUrl),
-    admin: (command) => current().admin(command),
-    logs: () => current().logs(),
-    start: () => current().start(),
-    stop: () => current().stop(),
-    restart: () => current().restart(),
-    destroy: () => current().destroy(),
-    [Symbol.asyncDispose]: () => current().destroy(),
-  };
+    (bouncer) => bouncer.destroy(),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------
 
-interface UserIds {
-  uid: number;
-  gid: number;
-}
-
-class PortInUseError extends Error {}
-
-class Bouncer implements PgBouncer {
+class Bouncer extends ManagedServer implements PgBouncer {
   readonly host = HOST;
   readonly poolMode: PgBouncerPoolMode;
   readonly version: string;
   #port = 0;
-  #child: ChildProcess | undefined;
-  #exited: Promise<void> | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
-  #destroyed = false;
-  readonly #logLines: string[] = [];
-  readonly #binary: string;
   readonly #dir: string;
-  readonly #ids: UserIds | undefined;
+  readonly #user: ServerUser | undefined;
   readonly #options: PgBouncerOptions;
   readonly #target: URL;
 
@@ -320,13 +255,27 @@ class Bouncer implements PgBouncer {
     binary: string,
     version: string,
     dir: string,
-    ids: UserIds | undefined,
+    user: ServerUser | undefined,
     options: PgBouncerOptions,
   ) {
-    this.#binary = binary;
+    super({
+      label: LABEL,
+      command: binary,
+      dir,
+      user,
+      readyLine: READY_LINE,
+      startTimeoutMillis: options.startTimeoutMillis ?? 20_000,
+      // immediate shutdown: PgBouncer closes every client and server connection and exits
+      shutdown: {
+        signal: pgbouncerAtLeast(version, "1.23.0") ? "SIGQUIT" : "SIGTERM",
+        escalate: [{ signal: "SIGKILL", afterMillis: 10_000 }],
+      },
+      orphanShutdown: { signal: "SIGKILL" },
+      log: options.log,
+    });
     this.version = version;
     this.#dir = dir;
-    this.#ids = ids;
+    this.#user = user;
     this.#options = options;
     this.poolMode = options.poolMode;
     this.#target = new URL(options.target);
@@ -338,14 +287,6 @@ class Bouncer implements PgBouncer {
 
   get url(): string {
     return this.urlFor(this.#options.target);
-  }
-
-  get running(): boolean {
-    return this.#child !== undefined;
-  }
-
-  get pid(): number | undefined {
-    return this.#child?.pid;
   }
 
   urlFor(serverUrl: string): string {
@@ -371,15 +312,11 @@ class Bouncer implements PgBouncer {
     }
   }
 
-  logs(): string[] {
-    return [...this.#logLines];
-  }
-
   /** Writes the config and auth file for this port. */
   async writeConfig(port: number): Promise<void> {
     this.#port = port;
     const target = this.#target;
-    const user = decodeURIComponent(target.username || OS_USER);
+    const user = decodeURIComponent(target.username || DEFAULT_USER);
     const password = decodeURIComponent(target.password);
     const settings: Record<string, string | number> = {
       listen_addr: HOST,
@@ -409,298 +346,29 @@ class Bouncer implements PgBouncer {
       }
       lines.push(`${name} = ${value}`);
     }
-    const ini = join(this.#dir, "pgbouncer.ini");
     const users = join(this.#dir, "userlist.txt");
-    await writeFile(ini, `${lines.join("\n")}\n`, { mode: 0o644 });
+    await writeFile(this.#ini(), `${lines.join("\n")}\n`, { mode: 0o644 });
     // the password (when the target has one) is what PgBouncer logs in to the server with
     await writeFile(users, `${quote(user)} ${quote(password)}\n`, { mode: 0o600 });
-    if (this.#ids) await chown(users, this.#ids.uid, this.#ids.gid);
+    if (this.#user) await chown(users, this.#user.uid, this.#user.gid);
   }
 
-  start(): Promise<void> {
-    return this.#serial(() => this.#start());
+  protected override serverArgs(): string[] {
+    return [this.#ini()];
   }
 
-  stop(): Promise<void> {
-    return this.#serial(() => this.#stop());
+  protected override describe(): string {
+    return `port ${this.#port}, config ${this.#ini()}`;
   }
 
-  restart(): Promise<void> {
-    return this.#serial(async () => {
-      await this.#stop();
-      await this.#start();
-    });
-  }
-
-  destroy(): Promise<void> {
-    return this.#serial(async () => {
-      await this.#stop();
-      this.#destroyed = true;
-      await rm(this.#dir, { recursive: true, force: true });
-    });
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.destroy();
-  }
-
-  #serial<T>(operation: () => Promise<T>): Promise<T> {
-    const result = this.#queue.then(operation);
-    this.#queue = result.catch(() => undefined);
-    return result;
-  }
-
-  #log(line: string): void {
-    this.#logLines.push(line);
-    if (this.#logLines.length > LOG_LINES_KEPT) this.#logLines.shift();
-    this.#options.log?.(line);
-  }
-
-  async #start(): Promise<void> {
-    if (this.#destroyed) throw new Error("PgBouncer: start() after destroy()");
-    if (this.#child) return;
-    let child: ChildProcess;
-    try {
-      child = spawn(this.#binary, [join(this.#dir, "pgbouncer.ini")], {
-        ...this.#ids,
-        cwd: "/",
-        env: childEnv(),
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-    } catch (error) {
-      throw new Error(`PgBouncer: could not run ${this.#binary}: ${(error as Error).message}`);
-    }
-    const startupLog: string[] = [];
-    let ready = false;
-    const exited = new Promise<void>((resolve) => {
-      child.once("exit", () => resolve());
-      child.once("error", () => {
-        if (child.pid === undefined) resolve();
-      });
-    });
-    const started = new Promise<void>((resolve, reject) => {
-      const timeoutMillis = this.#options.startTimeoutMillis ?? 20_000;
-      const fail = (message: string) => {
-        clearTimeout(timer);
-        const log = startupLog.join("\n");
-        const text = `${message}${log ? `\nPgBouncer's log:\n${log}` : ""}`;
-        reject(/Address already in use/i.test(log) ? new PortInUseError(text) : new Error(text));
-      };
-      // also keeps the event loop alive while we wait (the child itself is unref'd)
-      const timer = setTimeout(() => {
-        fail(`PgBouncer did not start within ${timeoutMillis} ms`);
-        child.kill("SIGKILL");
-      }, timeoutMillis);
-      const onLine = (line: string) => {
-        this.#log(line);
-        if (!ready && startupLog.length < 200) startupLog.push(line);
-        if (!ready && line.includes(READY_LINE)) {
-          ready = true;
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      readLines(child.stdout, onLine);
-      readLines(child.stderr, onLine);
-      child.on("error", (error) => {
-        this.#log(`[lifeguard] spawn error: ${error.message}`);
-        if (!ready) fail(`PgBouncer: could not run ${this.#binary}: ${error.message}`);
-      });
-      child.once("exit", (code, signal) => {
-        watchdog?.kill("SIGKILL");
-        if (this.#child === child) {
-          this.#child = undefined;
-          this.#exited = undefined;
-        }
-        live.delete(child);
-        if (!ready) {
-          fail(
-            `PgBouncer exited during start-up (code ${code ?? "null"}, signal ${signal ?? "null"}, port ${this.#port}, config ${join(this.#dir, "pgbouncer.ini")})`,
-          );
-        }
-      });
-    });
-    // if this process dies without stopping PgBouncer (a killed Vitest worker), the watchdog does
-    const watchdog = child.pid === undefined ? undefined : startWatchdog(child.pid, this.#dir);
-    child.unref();
-    unrefStream(child.stdout);
-    unrefStream(child.stderr);
-    this.#child = child;
-    this.#exited = exited;
-    trackLive(child);
-    try {
-      await started;
-    } catch (error) {
-      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-        child.kill("SIGKILL");
-      }
-      await exited;
-      this.#child = undefined;
-      this.#exited = undefined;
-      throw error;
-    }
-  }
-
-  async #stop(): Promise<void> {
-    const child = this.#child;
-    const exited = this.#exited;
-    if (!child || !exited) return;
-    if (child.exitCode === null && child.signalCode === null) {
-      // immediate shutdown: PgBouncer closes every client and server connection and exits
-      child.kill(pgbouncerAtLeast(this.version, "1.23.0") ? "SIGQUIT" : "SIGTERM");
-      const kill = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      try {
-        await exited;
-      } finally {
-        clearTimeout(kill);
-      }
-    }
-    this.#child = undefined;
-    this.#exited = undefined;
-    live.delete(child);
+  #ini(): string {
+    return join(this.#dir, "pgbouncer.ini");
   }
 }
 
 /** An auth_file field: double-quoted, quotes doubled. */
 function quote(value: string): string {
   return `"${value.replaceAll('"', '""')}"`;
-}
-
-function readLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
-  if (!stream) return;
-  let rest = "";
-  stream.setEncoding("utf8");
-  stream.on("data", (chunk: string) => {
-    const lines = (rest + chunk).split("\n");
-    rest = lines.pop() ?? "";
-    for (const line of lines) if (line.trim() !== "") onLine(line.trimEnd());
-  });
-  stream.on("end", () => {
-    if (rest.trim() !== "") onLine(rest.trimEnd());
-    rest = "";
-  });
-}
-
-function unrefStream(stream: unknown): void {
-  if (stream && typeof (stream as { unref?: unknown }).unref === "function") {
-    (stream as { unref(): void }).unref();
-  }
-}
-
-/** English messages, no PG* variables leaking in. */
-function childEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith("PG") && !key.startsWith("LC_")) env[key] = value;
-  }
-  env["LC_ALL"] = "C";
-  env["LANG"] = "C";
-  return env;
-}
-
-// --- PgBouncers left running when the process exits -------------------------------------------------
-
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function trackLive(child: ChildProcess): void {
-  live.add(child);
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once("exit", () => {
-    for (const bouncer of live) {
-      try {
-        bouncer.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-  });
-}
-
-/**
- * A tiny shell that waits for EOF on a pipe only this process holds: when this process ends in any
- * way (a Vitest worker killed by a signal runs no 'exit' hooks), it kills PgBouncer and removes its
- * temp directory. Killed by us when PgBouncer exits.
- */
-const WATCHDOG_SCRIPT = `trap '' INT TERM HUP
-read -r _ignored
-kill -KILL "$1" 2>/dev/null
-rm -rf "$2"`;
-
-function startWatchdog(pid: number, dir: string): ChildProcess | undefined {
-  try {
-    const watchdog = spawn(
-      "/bin/sh",
-      ["-c", WATCHDOG_SCRIPT, "lifeguard-pgbouncer-watchdog", String(pid), dir],
-      { cwd: "/", stdio: ["pipe", "ignore", "ignore"] },
-    );
-    watchdog.on("error", () => undefined); // best effort
-    watchdog.unref();
-    unrefStream(watchdog.stdin);
-    return watchdog;
-  } catch {
-    return undefined;
-  }
-}
-
-// --- root: PgBouncer runs as the OS user "postgres" -------------------------------------------------
-
-let userIdsPromise: Promise<UserIds | undefined> | undefined;
-
-function osUserIds(): Promise<UserIds | undefined> {
-  userIdsPromise ??= (async () => {
-    if (process.getuid?.() !== 0) return undefined;
-    const existing = await lookupUser(OS_USER);
-    if (existing) return existing;
-    try {
-      await execFileAsync("groupadd", ["-f", OS_USER]);
-      await execFileAsync("useradd", ["-M", "-g", OS_USER, OS_USER]);
-    } catch (error) {
-      throw new Error(
-        `PgBouncer: running as root, and PgBouncer refuses to run as root, so it must run as the OS user "${OS_USER}". That user does not exist and creating it failed (${(error as Error).message.trim()}).`,
-      );
-    }
-    const created = await lookupUser(OS_USER);
-    if (!created) throw new Error(`PgBouncer: created the OS user "${OS_USER}" but cannot find it`);
-    return created;
-  })();
-  userIdsPromise.catch(() => {
-    userIdsPromise = undefined;
-  });
-  return userIdsPromise;
-}
-
-async function lookupUser(name: string): Promise<UserIds | undefined> {
-  try {
-    const [uid, gid] = await Promise.all([
-      execFileAsync("id", ["-u", name]),
-      execFileAsync("id", ["-g", name]),
-    ]);
-    return { uid: Number.parseInt(uid.stdout, 10), gid: Number.parseInt(gid.stdout, 10) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** A new 0755 temp directory the PgBouncer user can reach (os.tmpdir(), else /tmp). */
-async function makeTempDir(ids: UserIds | undefined): Promise<string> {
-  const candidates = [tmpdir()];
-  if (ids && candidates[0] !== "/tmp") candidates.push("/tmp");
-  for (const parent of candidates) {
-    const dir = await mkdtemp(join(parent, "lifeguard-pgbouncer-"));
-    await chmod(dir, 0o755);
-    if (!ids || reachableAs(ids, dir)) return dir;
-    await rm(dir, { recursive: true, force: true });
-  }
-  throw new Error(
-    `PgBouncer: running as root, PgBouncer runs as the OS user "${OS_USER}", which cannot reach ${candidates.join(" or ")}. Set TMPDIR to a directory with mode 0755 or 1777 on the way down.`,
-  );
-}
-
-function reachableAs(ids: UserIds, path: string): boolean {
-  const result = spawnSync("/bin/sh", ["-c", 'test -x "$1"', "sh", path], { ...ids, cwd: "/" });
-  return result.status === 0;
 }
 
 // --- the conformance suite in PgBouncer's transaction mode ------------------------------------------
@@ -734,8 +402,6 @@ export function runTransactionModeSuite(
 ): void {
   describe(name, () => {
     const db = useTestDatabase(`txmode_${name}`);
-    const open: ConformanceSubject[] = [];
-    const cleanups: (() => void)[] = [];
     const warnings: { code?: string; message?: string }[] = [];
     const onWarning = (event: unknown) => warnings.push(event as (typeof warnings)[number]);
 
@@ -748,63 +414,11 @@ export function runTransactionModeSuite(
     afterAll(() => {
       unsubscribe("lifeguard:pool:warning", onWarning);
     });
-    beforeEach(async () => {
+    beforeEach(() => {
       warnings.length = 0;
-      await withClient(db.url, async (admin) => {
-        await admin.query(
-          `create table if not exists ${conformanceTable} (id integer primary key, label text not null)`,
-        );
-        await admin.query(`truncate ${conformanceTable}`);
-      });
     });
-    afterEach(async () => {
-      for (const cleanup of cleanups.splice(0)) cleanup();
-      for (const subject of open.splice(0)) await subject.close().catch(() => undefined);
-    });
-
-    async function start(
-      settings: Omit<ConformanceOptions, "url">,
-    ): Promise<{ subject: ConformanceSubject; applicationName: string }> {
-      const applicationName = `lgtx_${process.pid}_${++subjectCounter}`;
-      const url = new URL(db.url);
-      url.searchParams.set("application_name", applicationName);
-      const subject = await factory({ ...settings, url: url.toString() });
-      open.push(subject);
-      return { subject, applicationName };
-    }
-
-    async function items(): Promise<ConformanceItem[]> {
-      return withClient(db.url, async (admin) => {
-        const { rows } = await admin.query<ConformanceItem>(
-          `select id, label from ${conformanceTable} order by id`,
-        );
-        return rows;
-      });
-    }
-
-    /** Holds `queryable` in a transaction until released; resolves once inside. */
-    async function hold(
-      queryable: ConformanceQueryable,
-      fn?: (tx: ConformanceQueryable) => Promise<void>,
-    ) {
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      let entered!: () => void;
-      const inside = new Promise<void>((resolve) => {
-        entered = resolve;
-      });
-      const held = queryable.transaction(async (tx) => {
-        await tx.query("select 1");
-        await fn?.(tx);
-        entered();
-        await gate;
-      });
-      cleanups.push(release);
-      await Promise.race([inside, held]);
-      return { release, held };
-    }
+    const harness = useConformanceHarness(db, factory, "lgtx");
+    const { start, items, hold } = harness;
 
     it("routes through PgBouncer in transaction mode", async () => {
       const { subject, applicationName } = await start({ max: 1 });
@@ -877,7 +491,7 @@ export function runTransactionModeSuite(
             await tx.query(`insert into ${conformanceTable} (id, label) values (1, 'duplicate')`);
           })
           .catch((error: unknown) => error);
-        expect(codes(outcome)).toContain("23505");
+        expect(sqlStates(outcome)).toContain("23505");
         expect(await items()).toEqual([{ id: 1, label: "one" }]);
         expect(await subject.query("select 1 as one")).toEqual([{ one: 1 }]);
       });
@@ -976,7 +590,7 @@ export function runTransactionModeSuite(
       it("while idle: the next requests succeed on a new backend", async () => {
         const { subject } = await start({ max: 1 });
         const pid = await pidOf(subject);
-        await terminate(db.url, pid);
+        await terminateBackends(db.url, [pid]);
         for (let i = 0; i < 5; i++) expect(await pidOf(subject)).not.toBe(pid);
       });
 
@@ -987,7 +601,7 @@ export function runTransactionModeSuite(
           .transaction(async (tx) => {
             await tx.query(`insert into ${conformanceTable} (id, label) values (1, 'lost')`);
             killed = await pidOf(tx);
-            await terminate(db.url, killed);
+            await terminateBackends(db.url, [killed]);
             await tx.query("select 1");
           })
           .then(
@@ -1004,34 +618,7 @@ export function runTransactionModeSuite(
       });
     });
 
-    it("acquire timeout: a request fails when the pool stays exhausted past the deadline", async () => {
-      const timeout = 200;
-      const { subject } = await start({ max: 1, acquireTimeoutMillis: timeout });
-      const { release, held } = await hold(subject);
-      let settled = false;
-      const waiting = subject.query("select 1 as one").then(
-        (rows) => rows,
-        (error: unknown) => error,
-      );
-      void waiting.then(() => {
-        settled = true;
-      });
-      const advance = subject.advanceTime?.bind(subject);
-      if (advance !== undefined) {
-        await vi.waitFor(
-          async () => {
-            await advance(timeout);
-            expect(settled).toBe(true);
-          },
-          { timeout: 10_000, interval: 5 },
-        );
-      }
-      const error = await waiting;
-      release();
-      await held;
-      expectError(error, subject.expectations.acquireTimeoutError);
-      expect(await subject.query("select 1 as one")).toEqual([{ one: 1 }]);
-    });
+    acquireTimeoutTest(harness);
 
     it("close: every client connection to PgBouncer ends and later requests fail", async () => {
       const { subject, applicationName } = await start({ max: 2 });
@@ -1055,60 +642,59 @@ export function runTransactionModeSuite(
   });
 }
 
-let subjectCounter = 0;
+// --- an adapter's PgBouncer suites ------------------------------------------------------------------
+
+/** Lifeguard's PgBouncer options for one pool mode, as docs/pgbouncer.md recommends them. */
+export type PgBouncerPoolSettings =
+  | { readonly pgbouncer: "session" }
+  | { readonly pgbouncer: "transaction"; readonly namedStatements: false };
+
+/**
+ * An adapter's PgBouncer suites on Lifeguard, in a `describe` block skipped (and said so) without
+ * PgBouncer: `runConformanceSuite` through a session-mode PgBouncer (Lifeguard resets sessions as it
+ * would directly) and `runTransactionModeSuite` through a transaction-mode one with
+ * `namedStatements: false` (it does not, and warns about session state). `factory` builds the ORM
+ * on Lifeguard from the suite's options (their URL already routed through PgBouncer) plus
+ * `poolSettings`, and returns its subject with `expectations` (see `lifeguardExpectations`;
+ * `acquireTimeoutMessage` is the ORM's wording of an acquire timeout).
+ */
+export function runPgBouncerSuites(
+  adapter: string,
+  testFile: string,
+  acquireTimeoutMessage: RegExp,
+  factory: (
+    options: ConformanceOptions,
+    expectations: ConformanceExpectations,
+    poolSettings: PgBouncerPoolSettings,
+  ) => ConformanceSubject | Promise<ConformanceSubject>,
+): void {
+  const through =
+    (bouncer: PgBouncer, poolSettings: PgBouncerPoolSettings): ConformanceFactory =>
+    (options) =>
+      factory(
+        { ...options, url: bouncer.urlFor(options.url) },
+        lifeguardExpectations(acquireTimeoutMessage, poolSettings.pgbouncer === "session"),
+        poolSettings,
+      );
+  const skip = skipWithoutPgBouncer(testFile);
+  describe.skipIf(skip)(`${adapter} on Lifeguard through a real PgBouncer`, () => {
+    const session = usePgBouncer({ poolMode: "session" });
+    const transaction = usePgBouncer({ poolMode: "transaction", defaultPoolSize: 4 });
+    runConformanceSuite(
+      `${adapter} via PgBouncer (session mode)`,
+      through(session, { pgbouncer: "session" }),
+    );
+    runTransactionModeSuite(
+      `${adapter} via PgBouncer (transaction mode, namedStatements: false)`,
+      transaction,
+      through(transaction, { pgbouncer: "transaction", namedStatements: false }),
+      { warnsOnSessionState: true },
+    );
+  });
+}
 
 /** This application's client connections to PgBouncer (SHOW CLIENTS; application_name since 1.18). */
 async function clientsNamed(bouncer: PgBouncer, applicationName: string): Promise<number> {
   const clients = await bouncer.admin("SHOW CLIENTS");
   return clients.filter((client) => client["application_name"] === applicationName).length;
-}
-
-async function pidOf(queryable: ConformanceQueryable): Promise<number> {
-  const [row] = await queryable.query("select pg_backend_pid() as pid");
-  const pid = row?.["pid"];
-  if (typeof pid !== "number") throw new Error(`pg_backend_pid() returned ${String(pid)}`);
-  return pid;
-}
-
-/** Terminates a backend as a DBA or a failover would, and waits until the server has removed it. */
-async function terminate(url: string, pid: number): Promise<void> {
-  await withClient(url, async (admin) => {
-    await admin.query("select pg_terminate_backend($1)", [pid]);
-    await vi.waitFor(
-      async () => {
-        const { rows } = await admin.query<{ n: number }>(
-          "select count(*)::int as n from pg_stat_activity where pid = $1",
-          [pid],
-        );
-        expect(rows[0]?.n).toBe(0);
-      },
-      { timeout: 10_000, interval: 5 },
-    );
-  });
-}
-
-/** An error and its causes: ORMs wrap driver errors. */
-function chain(error: unknown): { code?: unknown; message?: unknown }[] {
-  const errors: { code?: unknown; message?: unknown }[] = [];
-  let current = error;
-  while (typeof current === "object" && current !== null && errors.length < 10) {
-    const record = current as { code?: unknown; message?: unknown; cause?: unknown };
-    errors.push(record);
-    current = record.cause;
-  }
-  return errors;
-}
-
-function codes(error: unknown): unknown[] {
-  return chain(error).map((e) => e.code);
-}
-
-function expectError(error: unknown, expected: ExpectedError): void {
-  expect(error).toBeInstanceOf(Error);
-  expect(
-    chain(error)
-      .map((e) => String(e.message))
-      .join("\n"),
-  ).toMatch(expected.message);
-  if (expected.code !== undefined) expect(codes(error)).toContain(expected.code);
 }

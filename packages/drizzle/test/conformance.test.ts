@@ -1,34 +1,14 @@
-import { ManualClock } from "@lifeguard/core";
-import { recordUnlistenedErrors, runConformanceSuite } from "@lifeguard/test-fixtures";
+import {
+  lifeguardExpectations,
+  recordUnlistenedErrors,
+  runConformanceSuite,
+} from "@lifeguard/test-fixtures";
 import { drizzle as drizzleOnPgPool } from "drizzle-orm/node-postgres";
-import { drizzle } from "../src/index.js";
-import { drizzleSubject } from "./subject.js";
+import { drizzleSubject, lifeguardAcquireTimeout, lifeguardDrizzleSubject } from "./subject.js";
 
-runConformanceSuite("drizzle on Lifeguard", ({ url, max, acquireTimeoutMillis }) => {
-  const clock = acquireTimeoutMillis === undefined ? undefined : new ManualClock();
-  const db = drizzle({
-    connection: url,
-    pool: {
-      max,
-      ...(acquireTimeoutMillis === undefined ? {} : { acquireTimeoutMillis }),
-      ...(clock === undefined ? {} : { clock }),
-    },
-  });
-  return drizzleSubject(db, {
-    close: () => db.$client.end(),
-    ...(clock === undefined ? {} : { advanceTime: (millis: number) => clock.advance(millis) }),
-    expectations: {
-      resetsSessions: true,
-      namedStatementsSurviveDeallocate: true,
-      unlistenedErrorsOnBackendDeath: false,
-      acquireTimeoutError: {
-        code: "LIFEGUARD_ACQUIRE_TIMEOUT",
-        message: /Timed out after 200 ms waiting for a connection/,
-      },
-      closedError: { code: "LIFEGUARD_POOL_CLOSED", message: /closed/i },
-    },
-  });
-});
+runConformanceSuite("drizzle on Lifeguard", (options) =>
+  lifeguardDrizzleSubject(options, lifeguardExpectations(lifeguardAcquireTimeout)),
+);
 
 // The same suite on drizzle-orm/node-postgres's own pool (pg.Pool), asserting where it differs.
 runConformanceSuite("drizzle on pg.Pool (its default)", ({ url, max, acquireTimeoutMillis }) => {

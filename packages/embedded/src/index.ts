@@ -1,1 +1,14 @@
 export * from "./embedded-server.js";
+export {
+  freePort,
+  launchServer,
+  ManagedServer,
+  type ManagedServerOptions,
+  makeServerTempDir,
+  type OrphanShutdown,
+  type ServerShutdown,
+  ServerStartError,
+  type ServerTempDirOptions,
+  type ServerUser,
+  serverUser,
+} from "./process.js";

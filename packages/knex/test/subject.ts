@@ -1,11 +1,15 @@
+import { ManualClock } from "@lifeguard/core";
 import type {
   ConformanceExpectations,
   ConformanceItem,
+  ConformanceOptions,
   ConformanceQueryable,
   ConformanceSubject,
+  PgBouncerPoolSettings,
 } from "@lifeguard/test-fixtures";
 import { conformanceTable } from "@lifeguard/test-fixtures";
-import type { Knex } from "knex";
+import knex, { type Knex } from "knex";
+import { LifeguardClient } from "../src/index.js";
 
 /** `$1`-style SQL as Knex raw SQL: each `$n` becomes `?` with its value in order. */
 export function toKnexRaw(text: string, params: readonly unknown[] = []) {
@@ -55,4 +59,36 @@ export function knexSubject(
     close: () => db.destroy(),
     ...parts,
   };
+}
+
+/**
+ * How Knex on Lifeguard words an acquire timeout after the suites' 200 ms: still a
+ * KnexTimeoutError (Knex's runner adds the SQL to it), with Lifeguard's code and text.
+ */
+export const lifeguardAcquireTimeout =
+  /^Knex: Timeout acquiring a connection\. Timed out after 200 ms/;
+
+/**
+ * Knex on LifeguardClient as the conformance suites run it: the suite's URL and `max`, its
+ * `acquireTimeoutMillis` (Knex's `acquireConnectionTimeout`) on a manual clock when set, plus
+ * `poolSettings` behind PgBouncer.
+ */
+export function lifeguardKnexSubject(
+  { url, max, acquireTimeoutMillis }: ConformanceOptions,
+  expectations: ConformanceExpectations,
+  poolSettings?: PgBouncerPoolSettings,
+): ConformanceSubject {
+  const clock = acquireTimeoutMillis === undefined ? undefined : new ManualClock();
+  const db = knex({
+    client: LifeguardClient,
+    connection: url,
+    pool: { max, ...poolSettings, ...(clock === undefined ? {} : { clock }) },
+    ...(acquireTimeoutMillis === undefined
+      ? {}
+      : { acquireConnectionTimeout: acquireTimeoutMillis }),
+  });
+  return knexSubject(db, {
+    ...(clock === undefined ? {} : { advanceTime: (millis: number) => clock.advance(millis) }),
+    expectations,
+  });
 }

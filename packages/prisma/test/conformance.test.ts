@@ -1,51 +1,26 @@
-import { ManualClock } from "@lifeguard/core";
-import { Pool } from "@lifeguard/pg";
-import { recordUnlistenedErrors, runConformanceSuite } from "@lifeguard/test-fixtures";
+import {
+  lifeguardExpectations,
+  recordUnlistenedErrors,
+  runConformanceSuite,
+} from "@lifeguard/test-fixtures";
 import { loadPrismaClient } from "@lifeguard/test-fixtures/prisma";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
-import { PrismaLifeguard } from "../src/index.js";
-import { prismaSubject, StatementNames } from "./subject.js";
+import {
+  lifeguardAcquireTimeout,
+  lifeguardPrismaSubject,
+  prismaSubject,
+  StatementNames,
+} from "./subject.js";
 
 // Both subjects pass the pool they make and end it in close(): Prisma's $disconnect() is not final
 // (the next query connects again, and an adapter that made its own pool makes a new one), so "later
 // requests fail" holds only for a pool the application has ended. PrismaLifeguard's own pools and
 // reconnects are covered in lifecycle.test.ts.
 
-runConformanceSuite("prisma on Lifeguard", async ({ url, max, acquireTimeoutMillis }) => {
-  const { PrismaClient } = await loadPrismaClient();
-  const clock = acquireTimeoutMillis === undefined ? undefined : new ManualClock();
-  const pool = new Pool({
-    connectionString: url,
-    max,
-    ...(acquireTimeoutMillis === undefined
-      ? {}
-      : { connectionTimeoutMillis: acquireTimeoutMillis }),
-    ...(clock === undefined ? {} : { clock }),
-  });
-  const names = new StatementNames();
-  const prisma = new PrismaClient({
-    adapter: new PrismaLifeguard(pool, { statementNameGenerator: names.generate }),
-  });
-  return prismaSubject(prisma, {
-    names,
-    close: async () => {
-      await prisma.$disconnect();
-      await pool.end();
-    },
-    ...(clock === undefined ? {} : { advanceTime: (millis: number) => clock.advance(millis) }),
-    expectations: {
-      resetsSessions: true,
-      namedStatementsSurviveDeallocate: true,
-      unlistenedErrorsOnBackendDeath: false,
-      acquireTimeoutError: {
-        code: "LIFEGUARD_ACQUIRE_TIMEOUT",
-        message: /Timed out after 200 ms waiting for a connection/,
-      },
-      closedError: { code: "LIFEGUARD_POOL_CLOSED", message: /closed/i },
-    },
-  });
-});
+runConformanceSuite("prisma on Lifeguard", (options) =>
+  lifeguardPrismaSubject(options, lifeguardExpectations(lifeguardAcquireTimeout)),
+);
 
 // The same suite on Prisma 7's default set-up: PrismaPg on a plain pg.Pool, asserting where it differs.
 runConformanceSuite("prisma on PrismaPg (pg.Pool)", async ({ url, max, acquireTimeoutMillis }) => {

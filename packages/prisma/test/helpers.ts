@@ -7,7 +7,10 @@ import type {
   TransactionOptions,
 } from "@lifeguard/test-fixtures/prisma";
 import { createPrismaTables, loadPrismaClient } from "@lifeguard/test-fixtures/prisma";
-import { afterEach, beforeAll, expect, vi } from "vitest";
+import { afterEach, beforeAll } from "vitest";
+
+/** Terminates backends as a DBA or a failover would, and waits until the server has removed them. */
+export { terminateBackends as terminate } from "@lifeguard/test-fixtures";
 
 export interface PrismaHarness {
   readonly db: TestDatabase;
@@ -59,23 +62,6 @@ export async function backendPid(client: PrismaTestQueries): Promise<number> {
   const [row] = await client.$queryRawUnsafe<{ pid: number }[]>("select pg_backend_pid() as pid");
   if (typeof row?.pid !== "number") throw new Error("pg_backend_pid() returned no number");
   return row.pid;
-}
-
-/** Terminates backends as a DBA or a failover would, and waits until the server has removed them. */
-export async function terminate(url: string, pids: readonly number[]): Promise<void> {
-  await withClient(url, async (admin) => {
-    await admin.query("select pg_terminate_backend(pid) from unnest($1::int[]) as pid", [pids]);
-    await vi.waitFor(
-      async () => {
-        const { rows } = await admin.query<{ n: number }>(
-          "select count(*)::int as n from pg_stat_activity where pid = any($1::int[])",
-          [pids],
-        );
-        expect(rows[0]?.n).toBe(0);
-      },
-      { timeout: 10_000, interval: 5 },
-    );
-  });
 }
 
 /** How many backends carry this `application_name`. */

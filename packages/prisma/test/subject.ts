@@ -1,9 +1,13 @@
+import { ManualClock } from "@lifeguard/core";
+import { Pool } from "@lifeguard/pg";
 import type {
   ConformanceExpectations,
   ConformanceItem,
+  ConformanceOptions,
   ConformanceQueryable,
   ConformanceRow,
   ConformanceSubject,
+  PgBouncerPoolSettings,
 } from "@lifeguard/test-fixtures";
 import { conformanceTable } from "@lifeguard/test-fixtures";
 import type {
@@ -11,6 +15,8 @@ import type {
   PrismaTestQueries,
   PrismaTestTransaction,
 } from "@lifeguard/test-fixtures/prisma";
+import { loadPrismaClient } from "@lifeguard/test-fixtures/prisma";
+import { PrismaLifeguard } from "../src/index.js";
 
 /** The conformance suite's named lookup, as raw SQL (its name comes from `statementNameGenerator`). */
 const lookupSql = `select id, label from ${conformanceTable} where id = $1`;
@@ -54,6 +60,45 @@ export function prismaSubject(
       : { unlistenedErrors: options.unlistenedErrors }),
     expectations: options.expectations,
   };
+}
+
+/** How PrismaLifeguard words an acquire timeout after the suites' 200 ms. */
+export const lifeguardAcquireTimeout = /Timed out after 200 ms waiting for a connection/;
+
+/**
+ * Prisma on PrismaLifeguard as the conformance suites run it: a Lifeguard pool with the suite's URL
+ * and `max`, its `acquireTimeoutMillis` (`connectionTimeoutMillis`) on a manual clock when set, plus
+ * `poolSettings` behind PgBouncer. The subject passes the pool it makes and ends it in close().
+ */
+export async function lifeguardPrismaSubject(
+  { url, max, acquireTimeoutMillis }: ConformanceOptions,
+  expectations: ConformanceExpectations,
+  poolSettings?: PgBouncerPoolSettings,
+): Promise<ConformanceSubject> {
+  const { PrismaClient } = await loadPrismaClient();
+  const clock = acquireTimeoutMillis === undefined ? undefined : new ManualClock();
+  const pool = new Pool({
+    connectionString: url,
+    max,
+    ...poolSettings,
+    ...(acquireTimeoutMillis === undefined
+      ? {}
+      : { connectionTimeoutMillis: acquireTimeoutMillis }),
+    ...(clock === undefined ? {} : { clock }),
+  });
+  const names = new StatementNames();
+  const prisma = new PrismaClient({
+    adapter: new PrismaLifeguard(pool, { statementNameGenerator: names.generate }),
+  });
+  return prismaSubject(prisma, {
+    names,
+    close: async () => {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+    ...(clock === undefined ? {} : { advanceTime: (millis: number) => clock.advance(millis) }),
+    expectations,
+  });
 }
 
 function queryable(

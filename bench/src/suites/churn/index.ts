@@ -1,20 +1,19 @@
-import { Pool as LifeguardPool } from "@lifeguard/pg";
 import pg from "pg";
 import { packageVersion } from "../../framework/environment.js";
-import { LatencyHistogram } from "../../framework/latency.js";
+import type { LatencyHistogram } from "../../framework/latency.js";
 import type { Contender, Suite } from "../../framework/types.js";
 import type { DbState } from "../db/shared.js";
 import {
   METRICS_NOTE,
-  measureQueries,
+  measureQueryLoops,
   POOL_SIZE,
   setupDb,
-  subscribeMetrics,
   THROUGHPUT_METRICS_NOTE,
   throughputMetrics,
-  throughputSample,
   withConstructionWarmup,
 } from "../db/shared.js";
+import type { PgContender } from "../pg/contenders.js";
+import { lifeguard as pgSuiteLifeguard, pgPool as pgSuitePgPool } from "../pg/contenders.js";
 
 interface ChurnParams {
   readonly concurrency: number;
@@ -24,7 +23,8 @@ type ChurnContender = Contender<ChurnParams, DbState>;
 
 const TEXT = "select 1";
 
-// One loop per contender (see the core suite): each call site sees one class only.
+// One loop per contender (see the core suite): each call site sees one class only. The pools are
+// the pg suite's contenders on its `select 1` case (their own loops), with this suite's notes.
 
 async function newClientWorker(
   url: string,
@@ -55,92 +55,30 @@ const newClient: ChurnContender = {
     "no pool: every query is `new pg.Client(url)`, `connect()`, `query('select 1')`, `end()` " +
     "(TCP on loopback, trust authentication: no TLS, no password exchange; a real deployment pays more).",
   async run({ concurrency }, context) {
-    const latency = new LatencyHistogram();
-    const result = await measureQueries(concurrency, context.durationMillis, (stopAt) =>
+    return measureQueryLoops(concurrency, context.durationMillis, (stopAt, latency) =>
       newClientWorker(context.state.url, stopAt, latency),
     );
-    return throughputSample(result, latency);
   },
 };
 
-async function lifeguardWorker(
-  pool: LifeguardPool,
-  stopAt: number,
-  latency: LatencyHistogram,
-): Promise<number> {
-  let queries = 0;
-  let last = performance.now();
-  let now = last;
-  do {
-    await pool.query(TEXT);
-    now = performance.now();
-    latency.record(now - last);
-    last = now;
-    queries++;
-  } while (now < stopAt);
-  return queries;
+/** A pg-suite contender on `select 1` (connections opened before the clock starts), with `note`. */
+function onSelect1(contender: PgContender, note: string): ChurnContender {
+  return {
+    ...contender,
+    note,
+    run: ({ concurrency }, context) => contender.run({ query: "select1", concurrency }, context),
+  };
 }
 
-const lifeguard: ChurnContender = {
-  id: "lifeguard",
-  label: "Lifeguard",
-  version: `${packageVersion("@lifeguard/pg")} (working tree)`,
-  note: `\`new Pool({ connectionString, max: 10 })\` from \`@lifeguard/pg\` with its defaults and ${METRICS_NOTE}; connections opened before the clock starts.`,
-  async run({ concurrency }, context) {
-    subscribeMetrics();
-    const pool = new LifeguardPool({ connectionString: context.state.url, max: POOL_SIZE });
-    try {
-      const clients = await Promise.all(Array.from({ length: POOL_SIZE }, () => pool.connect()));
-      for (const client of clients) client.release();
-      const latency = new LatencyHistogram();
-      const result = await measureQueries(concurrency, context.durationMillis, (stopAt) =>
-        lifeguardWorker(pool, stopAt, latency),
-      );
-      return throughputSample(result, latency);
-    } finally {
-      await pool.end();
-    }
-  },
-};
+const lifeguard = onSelect1(
+  pgSuiteLifeguard,
+  `\`new Pool({ connectionString, max: 10 })\` from \`@lifeguard/pg\` with its defaults and ${METRICS_NOTE}; connections opened before the clock starts.`,
+);
 
-async function pgPoolWorker(
-  pool: pg.Pool,
-  stopAt: number,
-  latency: LatencyHistogram,
-): Promise<number> {
-  let queries = 0;
-  let last = performance.now();
-  let now = last;
-  do {
-    await pool.query(TEXT);
-    now = performance.now();
-    latency.record(now - last);
-    last = now;
-    queries++;
-  } while (now < stopAt);
-  return queries;
-}
-
-const pgPool: ChurnContender = {
-  id: "pg-pool",
-  label: "pg.Pool",
-  version: `pg ${packageVersion("pg")}`,
-  note: "`new pg.Pool({ connectionString, max: 10 })` with pg's defaults; connections opened before the clock starts.",
-  async run({ concurrency }, context) {
-    const pool = new pg.Pool({ connectionString: context.state.url, max: POOL_SIZE });
-    try {
-      const clients = await Promise.all(Array.from({ length: POOL_SIZE }, () => pool.connect()));
-      for (const client of clients) client.release();
-      const latency = new LatencyHistogram();
-      const result = await measureQueries(concurrency, context.durationMillis, (stopAt) =>
-        pgPoolWorker(pool, stopAt, latency),
-      );
-      return throughputSample(result, latency);
-    } finally {
-      await pool.end();
-    }
-  },
-};
+const pgPool = onSelect1(
+  pgSuitePgPool,
+  "`new pg.Pool({ connectionString, max: 10 })` with pg's defaults; connections opened before the clock starts.",
+);
 
 /** SPEC §9's first baseline: why pools exist. No target; the ratio is the point. */
 export const churnSuite: Suite<ChurnParams, DbState> = {

@@ -1,21 +1,25 @@
-import diagnosticsChannel from "node:diagnostics_channel";
-import type { ConnectionAcquireEvent, ConnectionReleaseEvent, Pool } from "@lifeguard/core";
-import { channelNames, createPool } from "@lifeguard/core";
-import genericPool from "generic-pool";
-import PgPool from "pg-pool";
-import { Pool as TarnPool } from "tarn";
+import type { Pool } from "@lifeguard/core";
+import type genericPool from "generic-pool";
+import type PgPool from "pg-pool";
+import type { Pool as TarnPool } from "tarn";
 import { packageVersion } from "../../framework/environment.js";
 import { CLOCK_CHECK_EVERY, measureThroughput } from "../../framework/throughput.js";
 import type { Contender, RunContext, Sample } from "../../framework/types.js";
-import type { StubConnection } from "./stubs.js";
-import { isBroken, openStub, StubPgClient, stubConnector } from "./stubs.js";
+import { subscribeMetrics } from "../shared/subscriber.js";
+import {
+  withGenericStubPool,
+  withLifeguardStubPool,
+  withPgStubPool,
+  withTarnStubPool,
+} from "./pools.js";
+import type { StubConnection, StubPgClient } from "./stubs.js";
+import { openStub } from "./stubs.js";
+
+export { POOL_SIZE } from "./pools.js";
 
 export interface CoreParams {
   readonly concurrency: number;
 }
-
-/** Pool size for every contender. */
-export const POOL_SIZE = 10;
 
 type CoreContender = Contender<CoreParams>;
 
@@ -23,29 +27,23 @@ function sample(result: { perSecond: number; nsPerOperation: number }): Sample {
   return { cyclesPerSecond: result.perSecond, nsPerCycle: result.nsPerOperation };
 }
 
-/** Pools each contender builds, exercises and closes while warming up. */
-export const CONSTRUCTION_WARMUP_POOLS = 8;
-
 /**
- * Every sample uses a fresh pool, so warming up must include building pools, not only running one:
- * V8 finishes in-object slack tracking of a class after its 7th instance, and when that happens in
- * the middle of the measured rounds it throws away code optimized earlier (we measured Lifeguard
- * settling ~45% slower for the rest of the process when its 7th pool was built mid-run, and no
- * slowdown when 7 pools had been built first). So during the warm-up sample each contender builds,
- * exercises and closes 8 pools before the (discarded) warm-up sample itself. Same for every contender.
+ * One sample of a pool from pools.ts: `concurrency` loops of the contender's own `worker` on it.
+ * Shared set-up only: `worker` is called once per loop, and the cycles run inside it.
  */
-export function withConstructionWarmup(contender: CoreContender): CoreContender {
-  return {
-    ...contender,
-    async run(params, context) {
-      if (context.warmup) {
-        for (let i = 0; i < CONSTRUCTION_WARMUP_POOLS; i++) {
-          await contender.run(params, { ...context, durationMillis: 20 });
-        }
-      }
-      return contender.run(params, context);
-    },
-  };
+async function measurePool<P>(
+  withPool: (use: (pool: P) => Promise<Sample>) => Promise<Sample>,
+  worker: (pool: P, stopAt: number) => Promise<number>,
+  concurrency: number,
+  context: Pick<RunContext<unknown>, "durationMillis">,
+): Promise<Sample> {
+  return withPool(async (pool) =>
+    sample(
+      await measureThroughput(concurrency, context.durationMillis, (stopAt) =>
+        worker(pool, stopAt),
+      ),
+    ),
+  );
 }
 
 // Each contender has its own copy of the loop (not one shared function taking callbacks), so each
@@ -53,15 +51,6 @@ export function withConstructionWarmup(contender: CoreContender): CoreContender 
 
 // -------------------------------------------------------------------------------------------------
 // Lifeguard
-
-/** What the diagnostics subscriber does: trivial work that reads the payload. */
-let observed = 0;
-const onAcquire = (message: unknown) => {
-  observed += (message as ConnectionAcquireEvent).connectionId;
-};
-const onRelease = (message: unknown) => {
-  observed += (message as ConnectionReleaseEvent).useMillis > 1e9 ? 1 : 0;
-};
 
 async function lifeguardWorker(pool: Pool<StubConnection>, stopAt: number): Promise<number> {
   let cycles = 0;
@@ -73,12 +62,6 @@ async function lifeguardWorker(pool: Pool<StubConnection>, stopAt: number): Prom
     cycles += CLOCK_CHECK_EVERY;
   } while (performance.now() < stopAt);
   return cycles;
-}
-
-/** Opens every connection first so each pool starts the timed part with `POOL_SIZE` idle. */
-async function prefillLifeguard(pool: Pool<StubConnection>): Promise<void> {
-  const leases = await Promise.all(Array.from({ length: POOL_SIZE }, () => pool.acquire()));
-  for (const lease of leases) lease.release();
 }
 
 export const lifeguard: CoreContender = {
@@ -95,35 +78,17 @@ export const lifeguard: CoreContender = {
   },
 };
 
-/**
- * Subscribed once and left subscribed, as an application's metrics would be (subscribing per sample
- * would flip the channels between their inactive and active classes every time).
- */
-let subscribed = false;
-
 /** Also used by the CPU-profile helper. */
 export async function runLifeguard(
   concurrency: number,
   context: Pick<RunContext<unknown>, "durationMillis">,
 ) {
-  if (!subscribed) {
-    diagnosticsChannel.subscribe(channelNames.connectionAcquire, onAcquire);
-    diagnosticsChannel.subscribe(channelNames.connectionRelease, onRelease);
-    subscribed = true;
-  }
-  const pool = createPool({
-    connector: stubConnector,
-    max: POOL_SIZE,
-    leakDetectionThresholdMillis: 0,
-  });
-  try {
-    await prefillLifeguard(pool);
-    return await measureThroughput(concurrency, context.durationMillis, (stopAt) =>
+  subscribeMetrics();
+  return withLifeguardStubPool((pool) =>
+    measureThroughput(concurrency, context.durationMillis, (stopAt) =>
       lifeguardWorker(pool, stopAt),
-    );
-  } finally {
-    await pool.close();
-  }
+    ),
+  );
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -148,20 +113,8 @@ export const pgPool: CoreContender = {
   note:
     "`new Pool({ max: 10 }, StubPgClient)`, otherwise pg's defaults (`idleTimeoutMillis` 10000, no connection timeout); " +
     "the stub client is an `EventEmitter` whose `connect(cb)` calls back in a microtask.",
-  async run({ concurrency }, context) {
-    const pool = new PgPool<StubPgClient>({ max: POOL_SIZE }, StubPgClient);
-    try {
-      const clients = await Promise.all(Array.from({ length: POOL_SIZE }, () => pool.connect()));
-      for (const client of clients) client.release();
-      return sample(
-        await measureThroughput(concurrency, context.durationMillis, (stopAt) =>
-          pgPoolWorker(pool, stopAt),
-        ),
-      );
-    } finally {
-      await pool.end();
-    }
-  },
+  run: ({ concurrency }, context) =>
+    measurePool(withPgStubPool, pgPoolWorker, concurrency, context),
 };
 
 // -------------------------------------------------------------------------------------------------
@@ -186,28 +139,8 @@ export const tarn: CoreContender = {
   note:
     "`new Pool({ create, destroy, validate, min: 0, max: 10 })`, otherwise tarn's defaults; `create` resolves " +
     "a stub at once, `validate` is the same `isBroken` check Lifeguard's connector does.",
-  async run({ concurrency }, context) {
-    const pool = new TarnPool<StubConnection>({
-      create: () => Promise.resolve(openStub()),
-      destroy: () => {},
-      validate: (connection) => !isBroken(connection),
-      min: 0,
-      max: POOL_SIZE,
-    });
-    try {
-      const held = await Promise.all(
-        Array.from({ length: POOL_SIZE }, () => pool.acquire().promise),
-      );
-      for (const connection of held) pool.release(connection);
-      return sample(
-        await measureThroughput(concurrency, context.durationMillis, (stopAt) =>
-          tarnWorker(pool, stopAt),
-        ),
-      );
-    } finally {
-      await pool.destroy();
-    }
-  },
+  run: ({ concurrency }, context) =>
+    measurePool(withTarnStubPool, tarnWorker, concurrency, context),
 };
 
 // -------------------------------------------------------------------------------------------------
@@ -235,28 +168,8 @@ export const genericPoolContender: CoreContender = {
   note:
     "`createPool({ create, destroy, validate }, { max: 10, min: 0 })`, otherwise generic-pool's defaults " +
     "(`testOnBorrow` off, no evictor); `validate` is the same `isBroken` check.",
-  async run({ concurrency }, context) {
-    const pool = genericPool.createPool<StubConnection>(
-      {
-        create: () => Promise.resolve(openStub()),
-        destroy: () => Promise.resolve(),
-        validate: (connection) => Promise.resolve(!isBroken(connection)),
-      },
-      { max: POOL_SIZE, min: 0 },
-    );
-    try {
-      const held = await Promise.all(Array.from({ length: POOL_SIZE }, () => pool.acquire()));
-      for (const connection of held) await pool.release(connection);
-      return sample(
-        await measureThroughput(concurrency, context.durationMillis, (stopAt) =>
-          genericPoolWorker(pool, stopAt),
-        ),
-      );
-    } finally {
-      await pool.drain();
-      await pool.clear();
-    }
-  },
+  run: ({ concurrency }, context) =>
+    measurePool(withGenericStubPool, genericPoolWorker, concurrency, context),
 };
 
 // -------------------------------------------------------------------------------------------------
@@ -288,8 +201,3 @@ export const floor: CoreContender = {
     );
   },
 };
-
-/** Keeps the subscriber's work observable so it is not optimised away. */
-export function observedByDiagnostics(): number {
-  return observed;
-}

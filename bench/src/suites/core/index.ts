@@ -1,14 +1,7 @@
 import type { Suite } from "../../framework/types.js";
+import { withConstructionWarmup } from "../shared/warmup.js";
 import type { CoreParams } from "./contenders.js";
-import {
-  floor,
-  genericPoolContender,
-  lifeguard,
-  POOL_SIZE,
-  pgPool,
-  tarn,
-  withConstructionWarmup,
-} from "./contenders.js";
+import { floor, genericPoolContender, lifeguard, POOL_SIZE, pgPool, tarn } from "./contenders.js";
 
 /** SPEC §9: the pool's own cost per acquire+release, with nothing else in the way. */
 export const coreSuite: Suite<CoreParams> = {
@@ -28,7 +21,9 @@ runs before every sample.`,
     { id: "c1", label: "concurrency 1", params: { concurrency: 1 } },
     { id: "c64", label: "concurrency 64", params: { concurrency: 64 } },
   ],
-  contenders: [lifeguard, pgPool, tarn, genericPoolContender, floor].map(withConstructionWarmup),
+  contenders: [lifeguard, pgPool, tarn, genericPoolContender, floor].map((c) =>
+    withConstructionWarmup(c),
+  ),
   metrics: [
     { key: "cyclesPerSecond", label: "cycles/s", better: "higher", format: "si" },
     { key: "nsPerCycle", label: "ns/cycle", better: "lower", format: "fixed", unit: " ns" },

@@ -1,15 +1,21 @@
-import diagnosticsChannel from "node:diagnostics_channel";
 import { GCProfiler } from "node:v8";
-import type { ConnectionAcquireEvent, ConnectionReleaseEvent, Pool } from "@lifeguard/core";
-import { channelNames, createPool } from "@lifeguard/core";
-import genericPool from "generic-pool";
-import PgPool from "pg-pool";
-import { Pool as TarnPool } from "tarn";
+import type { Pool } from "@lifeguard/core";
+import type genericPool from "generic-pool";
+import type PgPool from "pg-pool";
+import type { Pool as TarnPool } from "tarn";
 import { packageVersion } from "../../framework/environment.js";
 import { collectGarbage } from "../../framework/gc.js";
 import type { Contender, Sample, Suite } from "../../framework/types.js";
-import type { StubConnection } from "../core/stubs.js";
-import { isBroken, openStub, StubPgClient, stubConnector } from "../core/stubs.js";
+import {
+  POOL_SIZE,
+  withGenericStubPool,
+  withLifeguardStubPool,
+  withPgStubPool,
+  withTarnStubPool,
+} from "../core/pools.js";
+import type { StubConnection, StubPgClient } from "../core/stubs.js";
+import { openStub } from "../core/stubs.js";
+import { subscribeMetrics } from "../shared/subscriber.js";
 
 interface GarbageParams {
   readonly concurrency: number;
@@ -17,7 +23,6 @@ interface GarbageParams {
 
 type GarbageContender = Contender<GarbageParams>;
 
-const POOL_SIZE = 10;
 /** Acquire+release cycles in one measuring window (split over the loops). */
 const CYCLES = 10_000;
 /** Cycles run on the same pool just before the window, so nothing is compiled inside it. */
@@ -75,23 +80,24 @@ async function sample(concurrency: number, bytes: number): Promise<Sample> {
   return { bytesPerCycle: bytes, netBytesPerCycle: bytes - loop };
 }
 
+/**
+ * One sample of a pool from the core suite's pools.ts: `loop` (the contender's own) in every loop,
+ * called once per loop; the cycles run inside it.
+ */
+async function measurePool<P>(
+  withPool: (use: (pool: P) => Promise<Sample>) => Promise<Sample>,
+  loop: (pool: P, cycles: number) => Promise<void>,
+  concurrency: number,
+): Promise<Sample> {
+  return withPool(async (pool) =>
+    sample(concurrency, await allocatedPerCycle(concurrency, (cycles) => loop(pool, cycles))),
+  );
+}
+
 // One loop per contender (see the core suite): each call site sees one pool class only.
 
 // -------------------------------------------------------------------------------------------------
 // Lifeguard, configured as in the core suite
-
-let observed = 0;
-let subscribed = false;
-function subscribe(): void {
-  if (subscribed) return;
-  diagnosticsChannel.subscribe(channelNames.connectionAcquire, (message) => {
-    observed += (message as ConnectionAcquireEvent).connectionId;
-  });
-  diagnosticsChannel.subscribe(channelNames.connectionRelease, (message) => {
-    observed += (message as ConnectionReleaseEvent).useMillis > 1e9 ? 1 : 0;
-  });
-  subscribed = true;
-}
 
 async function lifeguardLoop(pool: Pool<StubConnection>, cycles: number): Promise<void> {
   for (let i = 0; i < cycles; i++) {
@@ -109,22 +115,8 @@ const lifeguard: GarbageContender = {
     "with its 500 ms bypass window, default lifetime) and a `diagnostics_channel` subscriber on " +
     "`lifeguard:connection:acquire` and `:release` that reads each payload (so the event objects are built).",
   async run({ concurrency }) {
-    subscribe();
-    const pool = createPool({
-      connector: stubConnector,
-      max: POOL_SIZE,
-      leakDetectionThresholdMillis: 0,
-    });
-    try {
-      const leases = await Promise.all(Array.from({ length: POOL_SIZE }, () => pool.acquire()));
-      for (const lease of leases) lease.release();
-      return sample(
-        concurrency,
-        await allocatedPerCycle(concurrency, (cycles) => lifeguardLoop(pool, cycles)),
-      );
-    } finally {
-      await pool.close();
-    }
+    subscribeMetrics();
+    return measurePool(withLifeguardStubPool, lifeguardLoop, concurrency);
   },
 };
 
@@ -143,19 +135,7 @@ const pgPool: GarbageContender = {
   label: "pg-pool",
   version: packageVersion("pg-pool"),
   note: "`new Pool({ max: 10 }, StubPgClient)` with pg's defaults (an idle timer armed on every release), as in the core suite.",
-  async run({ concurrency }) {
-    const pool = new PgPool<StubPgClient>({ max: POOL_SIZE }, StubPgClient);
-    try {
-      const clients = await Promise.all(Array.from({ length: POOL_SIZE }, () => pool.connect()));
-      for (const client of clients) client.release();
-      return sample(
-        concurrency,
-        await allocatedPerCycle(concurrency, (cycles) => pgPoolLoop(pool, cycles)),
-      );
-    } finally {
-      await pool.end();
-    }
-  },
+  run: ({ concurrency }) => measurePool(withPgStubPool, pgPoolLoop, concurrency),
 };
 
 // -------------------------------------------------------------------------------------------------
@@ -173,27 +153,7 @@ const tarn: GarbageContender = {
   label: "tarn",
   version: packageVersion("tarn"),
   note: "as in the core suite: `new Pool({ create, destroy, validate, min: 0, max: 10 })`.",
-  async run({ concurrency }) {
-    const pool = new TarnPool<StubConnection>({
-      create: () => Promise.resolve(openStub()),
-      destroy: () => {},
-      validate: (connection) => !isBroken(connection),
-      min: 0,
-      max: POOL_SIZE,
-    });
-    try {
-      const held = await Promise.all(
-        Array.from({ length: POOL_SIZE }, () => pool.acquire().promise),
-      );
-      for (const connection of held) pool.release(connection);
-      return sample(
-        concurrency,
-        await allocatedPerCycle(concurrency, (cycles) => tarnLoop(pool, cycles)),
-      );
-    } finally {
-      await pool.destroy();
-    }
-  },
+  run: ({ concurrency }) => measurePool(withTarnStubPool, tarnLoop, concurrency),
 };
 
 // -------------------------------------------------------------------------------------------------
@@ -214,27 +174,7 @@ const genericPoolContender: GarbageContender = {
   label: "generic-pool",
   version: packageVersion("generic-pool"),
   note: "as in the core suite: `createPool({ create, destroy, validate }, { max: 10, min: 0 })`.",
-  async run({ concurrency }) {
-    const pool = genericPool.createPool<StubConnection>(
-      {
-        create: () => Promise.resolve(openStub()),
-        destroy: () => Promise.resolve(),
-        validate: (connection) => Promise.resolve(!isBroken(connection)),
-      },
-      { max: POOL_SIZE, min: 0 },
-    );
-    try {
-      const held = await Promise.all(Array.from({ length: POOL_SIZE }, () => pool.acquire()));
-      for (const connection of held) await pool.release(connection);
-      return sample(
-        concurrency,
-        await allocatedPerCycle(concurrency, (cycles) => genericPoolLoop(pool, cycles)),
-      );
-    } finally {
-      await pool.drain();
-      await pool.clear();
-    }
-  },
+  run: ({ concurrency }) => measurePool(withGenericStubPool, genericPoolLoop, concurrency),
 };
 
 // -------------------------------------------------------------------------------------------------
@@ -260,11 +200,6 @@ const floor: GarbageContender = {
     );
   },
 };
-
-/** Keeps the subscriber's work observable so it is not optimised away. */
-export function observedByGarbageSuite(): number {
-  return observed;
-}
 
 /** SPEC §9: ≤ 500 B of garbage per acquire+release (pg-pool ~1.5 KB). */
 export const garbageSuite: Suite<GarbageParams> = {

@@ -6,7 +6,7 @@ import { packageVersion } from "../../framework/environment.js";
 import { collectGarbage } from "../../framework/gc.js";
 import type { Contender, Sample, Suite } from "../../framework/types.js";
 import type { DbState } from "../db/shared.js";
-import { setupDb } from "../db/shared.js";
+import { prefillPool, setupDb } from "../db/shared.js";
 
 interface MemoryParams {
   /** Idle connections held open at once. */
@@ -133,11 +133,7 @@ const pgPool: MemoryContender = {
           application_name: name,
         });
       },
-      async (n) => {
-        const p = pool as pg.Pool;
-        const clients = await Promise.all(Array.from({ length: n }, () => p.connect()));
-        for (const client of clients) client.release();
-      },
+      (n) => prefillPool(pool as pg.Pool, n),
       () => checkOpen(state.url, name, connections),
       async () => {
         await pool?.end();
@@ -163,11 +159,7 @@ const lifeguard: MemoryContender = {
           application_name: name,
         });
       },
-      async (n) => {
-        const p = pool as LifeguardPool;
-        const clients = await Promise.all(Array.from({ length: n }, () => p.connect()));
-        for (const client of clients) client.release();
-      },
+      (n) => prefillPool(pool as LifeguardPool, n),
       () => checkOpen(state.url, name, connections),
       async () => {
         await pool?.end();

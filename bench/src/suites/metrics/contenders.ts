@@ -1,21 +1,19 @@
-import diagnosticsChannel from "node:diagnostics_channel";
-import type { ConnectionAcquireEvent, ConnectionReleaseEvent, Pool } from "@lifeguard/core";
-import { channelNames, createPool } from "@lifeguard/core";
+import type { Pool } from "@lifeguard/core";
 import { createLifeguardMetricProducer, instrumentLifeguard } from "@lifeguard/otel";
 import { registerLifeguardMetrics } from "@lifeguard/prometheus";
 import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import { Registry } from "prom-client";
 import { CLOCK_CHECK_EVERY, measureThroughput } from "../../framework/throughput.js";
 import type { Contender, RunContext, Sample } from "../../framework/types.js";
+import { withLifeguardStubPool } from "../core/pools.js";
 import type { StubConnection } from "../core/stubs.js";
-import { stubConnector } from "../core/stubs.js";
+import { subscribeMetrics } from "../shared/subscriber.js";
+
+export { POOL_SIZE } from "../core/pools.js";
 
 export interface MetricsParams {
   readonly concurrency: number;
 }
-
-/** Pool size for every contender (as in the core suite). */
-export const POOL_SIZE = 10;
 
 type MetricsContender = Contender<MetricsParams>;
 
@@ -26,17 +24,6 @@ type Attach = () => void;
 class IdleReader extends MetricReader {
   protected override async onForceFlush(): Promise<void> {}
   protected override async onShutdown(): Promise<void> {}
-}
-
-/** The core suite's subscriber: trivial work that reads each payload. */
-let observed = 0;
-function attachChannelSubscriber(): void {
-  diagnosticsChannel.subscribe(channelNames.connectionAcquire, (message) => {
-    observed += (message as ConnectionAcquireEvent).connectionId;
-  });
-  diagnosticsChannel.subscribe(channelNames.connectionRelease, (message) => {
-    observed += (message as ConnectionReleaseEvent).useMillis > 1e9 ? 1 : 0;
-  });
 }
 
 /** Each contender's own copy of the loop, so the call site sees one pool shape only. */
@@ -53,14 +40,7 @@ async function worker(pool: Pool<StubConnection>, stopAt: number): Promise<numbe
 }
 
 async function measure(concurrency: number, context: RunContext<unknown>): Promise<Sample> {
-  const pool = createPool({
-    connector: stubConnector,
-    max: POOL_SIZE,
-    leakDetectionThresholdMillis: 0,
-  });
-  try {
-    const leases = await Promise.all(Array.from({ length: POOL_SIZE }, () => pool.acquire()));
-    for (const lease of leases) lease.release();
+  return withLifeguardStubPool(async (pool) => {
     const cpuBefore = process.cpuUsage();
     const result = await measureThroughput(concurrency, context.durationMillis, (stopAt) =>
       worker(pool, stopAt),
@@ -72,9 +52,7 @@ async function measure(concurrency: number, context: RunContext<unknown>): Promi
       // CPU time is what the exporters cost; on a shared machine it is also steadier than wall time
       cpuNsPerCycle: ((cpu.user + cpu.system) * 1000) / result.operations,
     };
-  } finally {
-    await pool.close();
-  }
+  });
 }
 
 function contender(id: string, label: string, note: string, attach: Attach): MetricsContender {
@@ -106,7 +84,7 @@ export const channels = contender(
   "channels",
   "core cycle (channels on)",
   "The core suite's Lifeguard: the same pool plus a trivial `diagnostics_channel` subscriber on `lifeguard:connection:acquire` and `:release` (the core then builds and publishes a payload per acquire and per release).",
-  attachChannelSubscriber,
+  subscribeMetrics,
 );
 
 export const prometheus = contender(
@@ -147,8 +125,3 @@ export const otelMeter = contender(
     instrumentLifeguard({ meterProvider: new MeterProvider({ readers: [new IdleReader()] }) });
   },
 );
-
-/** Keeps the subscriber's work observable so it is not optimised away. */
-export function observedByChannels(): number {
-  return observed;
-}

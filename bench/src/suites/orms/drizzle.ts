@@ -4,12 +4,12 @@ import type { NodePgDatabase } from "drizzle-orm/node-postgres";
 import { drizzle as drizzleOnPgPool } from "drizzle-orm/node-postgres";
 import { integer, pgTable, text } from "drizzle-orm/pg-core";
 import { packageVersion } from "../../framework/environment.js";
-import { CLOCK_CHECK_EVERY, measureThroughput } from "../../framework/throughput.js";
+import { CLOCK_CHECK_EVERY } from "../../framework/throughput.js";
 import type { Contender, RunContext, Sample } from "../../framework/types.js";
 import type { OrmState } from "./database.js";
 import { POOL_SIZE, randomId, TABLE } from "./database.js";
 import type { OrmParams } from "./workload.js";
-import { sample } from "./workload.js";
+import { measureOrm } from "./workload.js";
 
 const items = pgTable(TABLE, {
   id: integer("id").primaryKey(),
@@ -85,16 +85,11 @@ export const drizzleLifeguard: Contender<OrmParams, OrmState> = {
     "its 500 ms bypass window, `reset: 'auto'`, 10 s acquire deadline).",
   async run(params, context: RunContext<OrmState>): Promise<Sample> {
     const db = drizzle({ connection: context.state.url, pool: { max: POOL_SIZE } });
-    try {
-      await prefill(db);
-      return sample(
-        await measureThroughput(params.concurrency, context.durationMillis, (stopAt) =>
-          lifeguardWorker(db, params, stopAt),
-        ),
-      );
-    } finally {
-      await db.$client.end();
-    }
+    return measureOrm(params, context.durationMillis, {
+      prefill: () => prefill(db),
+      worker: (stopAt) => lifeguardWorker(db, params, stopAt),
+      close: () => db.$client.end(),
+    });
   },
 };
 
@@ -107,15 +102,10 @@ export const drizzlePgPool: Contender<OrmParams, OrmState> = {
     const db = drizzleOnPgPool({
       connection: { connectionString: context.state.url, max: POOL_SIZE },
     });
-    try {
-      await prefill(db);
-      return sample(
-        await measureThroughput(params.concurrency, context.durationMillis, (stopAt) =>
-          pgPoolWorker(db, params, stopAt),
-        ),
-      );
-    } finally {
-      await db.$client.end();
-    }
+    return measureOrm(params, context.durationMillis, {
+      prefill: () => prefill(db),
+      worker: (stopAt) => pgPoolWorker(db, params, stopAt),
+      close: () => db.$client.end(),
+    });
   },
 };

@@ -1,12 +1,12 @@
 import { LifeguardClient } from "@lifeguard/knex";
 import knex, { type Knex } from "knex";
 import { packageVersion } from "../../framework/environment.js";
-import { CLOCK_CHECK_EVERY, measureThroughput } from "../../framework/throughput.js";
+import { CLOCK_CHECK_EVERY } from "../../framework/throughput.js";
 import type { Contender, RunContext, Sample } from "../../framework/types.js";
 import type { OrmState } from "./database.js";
 import { POOL_SIZE, randomId, TABLE } from "./database.js";
 import type { OrmParams } from "./workload.js";
-import { sample } from "./workload.js";
+import { measureOrm } from "./workload.js";
 
 // One loop per contender (not one shared function), so each call site sees one client class.
 
@@ -66,16 +66,11 @@ export const knexLifeguard: Contender<OrmParams, OrmState> = {
       connection: context.state.url,
       pool: { max: POOL_SIZE },
     });
-    try {
-      await prefill(db);
-      return sample(
-        await measureThroughput(params.concurrency, context.durationMillis, (stopAt) =>
-          lifeguardWorker(db, params, stopAt),
-        ),
-      );
-    } finally {
-      await db.destroy();
-    }
+    return measureOrm(params, context.durationMillis, {
+      prefill: () => prefill(db),
+      worker: (stopAt) => lifeguardWorker(db, params, stopAt),
+      close: () => db.destroy(),
+    });
   },
 };
 
@@ -86,15 +81,10 @@ export const knexTarn: Contender<OrmParams, OrmState> = {
   note: "`knex({ client: 'pg', connection: url, pool: { max: 10 } })`: Knex's defaults otherwise (`min: 2`, tarn's settings).",
   async run(params, context: RunContext<OrmState>): Promise<Sample> {
     const db = knex({ client: "pg", connection: context.state.url, pool: { max: POOL_SIZE } });
-    try {
-      await prefill(db);
-      return sample(
-        await measureThroughput(params.concurrency, context.durationMillis, (stopAt) =>
-          tarnWorker(db, params, stopAt),
-        ),
-      );
-    } finally {
-      await db.destroy();
-    }
+    return measureOrm(params, context.durationMillis, {
+      prefill: () => prefill(db),
+      worker: (stopAt) => tarnWorker(db, params, stopAt),
+      close: () => db.destroy(),
+    });
   },
 };

@@ -3,12 +3,12 @@ import type { PrismaTestClient } from "@lifeguard/test-fixtures/prisma";
 import { generatePrismaClient, loadPrismaClient } from "@lifeguard/test-fixtures/prisma";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { packageVersion } from "../../framework/environment.js";
-import { CLOCK_CHECK_EVERY, measureThroughput } from "../../framework/throughput.js";
+import { CLOCK_CHECK_EVERY } from "../../framework/throughput.js";
 import type { Contender, RunContext, Sample, SuiteSetup } from "../../framework/types.js";
 import type { OrmState } from "./database.js";
 import { POOL_SIZE, randomId, setupDatabase } from "./database.js";
 import type { OrmParams } from "./workload.js";
-import { sample } from "./workload.js";
+import { measureOrm } from "./workload.js";
 
 // The client is generated from test-fixtures/prisma/schema.prisma (its BenchItem model maps the
 // suite's table); see test-fixtures/prisma/index.ts for how and why.
@@ -90,6 +90,25 @@ async function prefill(prisma: PrismaTestClient): Promise<void> {
   );
 }
 
+/**
+ * One sample: a PrismaClient over the adapter `adapter()` builds, its connections opened, then the
+ * contender's own `worker` in every loop; disconnected afterwards.
+ */
+async function measurePrisma(
+  adapter: () => unknown,
+  params: OrmParams,
+  context: RunContext<OrmState>,
+  worker: (prisma: PrismaTestClient, params: OrmParams, stopAt: number) => Promise<number>,
+): Promise<Sample> {
+  const { PrismaClient } = await loadPrismaClient();
+  const prisma = new PrismaClient({ adapter: adapter(), transactionOptions });
+  return measureOrm(params, context.durationMillis, {
+    prefill: () => prefill(prisma),
+    worker: (stopAt) => worker(prisma, params, stopAt),
+    close: () => prisma.$disconnect(),
+  });
+}
+
 const prismaVersion = () =>
   `prisma ${packageVersion("@prisma/client")}, @prisma/adapter-pg ${packageVersion("@prisma/adapter-pg")}`;
 
@@ -100,23 +119,13 @@ export const prismaLifeguard: Contender<OrmParams, OrmState> = {
   note:
     "`new PrismaLifeguard({ connectionString: url, max: 10 })`: Lifeguard's defaults (pre-ping with its 500 ms " +
     "bypass window, `reset: 'auto'`, 10 s acquire deadline).",
-  async run(params, context: RunContext<OrmState>): Promise<Sample> {
-    const { PrismaClient } = await loadPrismaClient();
-    const prisma = new PrismaClient({
-      adapter: new PrismaLifeguard({ connectionString: context.state.url, max: POOL_SIZE }),
-      transactionOptions,
-    });
-    try {
-      await prefill(prisma);
-      return sample(
-        await measureThroughput(params.concurrency, context.durationMillis, (stopAt) =>
-          lifeguardWorker(prisma, params, stopAt),
-        ),
-      );
-    } finally {
-      await prisma.$disconnect();
-    }
-  },
+  run: (params, context) =>
+    measurePrisma(
+      () => new PrismaLifeguard({ connectionString: context.state.url, max: POOL_SIZE }),
+      params,
+      context,
+      lifeguardWorker,
+    ),
 };
 
 export const prismaPg: Contender<OrmParams, OrmState> = {
@@ -124,21 +133,11 @@ export const prismaPg: Contender<OrmParams, OrmState> = {
   label: "Prisma on PrismaPg",
   version: `${prismaVersion()}, pg ${packageVersion("pg")}`,
   note: "`new PrismaPg({ connectionString: url, max: 10 })`, Prisma 7's default set-up: pg.Pool's defaults otherwise.",
-  async run(params, context: RunContext<OrmState>): Promise<Sample> {
-    const { PrismaClient } = await loadPrismaClient();
-    const prisma = new PrismaClient({
-      adapter: new PrismaPg({ connectionString: context.state.url, max: POOL_SIZE }),
-      transactionOptions,
-    });
-    try {
-      await prefill(prisma);
-      return sample(
-        await measureThroughput(params.concurrency, context.durationMillis, (stopAt) =>
-          prismaPgWorker(prisma, params, stopAt),
-        ),
-      );
-    } finally {
-      await prisma.$disconnect();
-    }
-  },
+  run: (params, context) =>
+    measurePrisma(
+      () => new PrismaPg({ connectionString: context.state.url, max: POOL_SIZE }),
+      params,
+      context,
+      prismaPgWorker,
+    ),
 };

@@ -1,4 +1,5 @@
 import type { Throughput } from "../../framework/throughput.js";
+import { measureThroughput } from "../../framework/throughput.js";
 import type { BenchCase, Metric, Sample } from "../../framework/types.js";
 
 export interface OrmParams {
@@ -32,8 +33,32 @@ export const ormMetrics: readonly Metric[] = [
   },
 ];
 
-export function sample(result: Throughput): Sample {
+function sample(result: Throughput): Sample {
   return { opsPerSecond: result.perSecond, usPerOp: result.nsPerOperation / 1000 };
+}
+
+/** How a contender runs one sample on the ORM instance it built. */
+export interface OrmRun {
+  /** Opens the pool's connections before the clock starts. */
+  prefill(): Promise<void>;
+  /** One closed loop: the contender's own worker (one per contender, see drizzle.ts). */
+  worker(stopAt: number): Promise<number>;
+  /** Ends the instance and its pool, whatever happened. */
+  close(): Promise<unknown>;
+}
+
+/** One sample: prefill, then `params.concurrency` loops for `durationMillis`; always closes. */
+export async function measureOrm(
+  params: OrmParams,
+  durationMillis: number,
+  run: OrmRun,
+): Promise<Sample> {
+  try {
+    await run.prefill();
+    return sample(await measureThroughput(params.concurrency, durationMillis, run.worker));
+  } finally {
+    await run.close();
+  }
 }
 
 export function ormDescription(orm: string, calls: string): string {

@@ -2,15 +2,15 @@ import { Pool as LifeguardPool } from "@lifeguard/pg";
 import pg from "pg";
 import postgres from "postgres";
 import { packageVersion } from "../../framework/environment.js";
-import { LatencyHistogram } from "../../framework/latency.js";
+import type { LatencyHistogram } from "../../framework/latency.js";
 import type { Contender } from "../../framework/types.js";
 import type { DbState } from "../db/shared.js";
 import {
   METRICS_NOTE,
-  measureQueries,
+  measureQueryLoops,
   POOL_SIZE,
+  prefillPool,
   subscribeMetrics,
-  throughputSample,
 } from "../db/shared.js";
 
 /** The two statements of the end-to-end suites. */
@@ -19,12 +19,13 @@ export const QUERIES = {
   sleep1ms: "select pg_sleep(0.001)",
 } as const;
 
+/** Statement and concurrency of one case (the churn suite reuses these contenders on `select1`). */
 export interface PgParams {
   readonly query: keyof typeof QUERIES;
   readonly concurrency: number;
 }
 
-type PgContender = Contender<PgParams, DbState>;
+export type PgContender = Contender<PgParams, DbState>;
 
 // Each contender has its own copy of the loop (not one shared function taking callbacks), so each
 // call site sees one pool class only. Every loop reads the clock once per query: the time since the
@@ -52,12 +53,6 @@ async function lifeguardWorker(
   return queries;
 }
 
-/** Opens `POOL_SIZE` connections before the clock starts (both pools open them lazily). */
-async function prefill(pool: pg.Pool): Promise<void> {
-  const clients = await Promise.all(Array.from({ length: POOL_SIZE }, () => pool.connect()));
-  for (const client of clients) client.release();
-}
-
 function lifeguardContender(
   id: string,
   label: string,
@@ -77,13 +72,12 @@ function lifeguardContender(
         ...extra,
       });
       try {
-        await prefill(pool);
-        const latency = new LatencyHistogram();
+        // both pools open their connections lazily: open them all before the clock starts
+        await prefillPool(pool);
         const text = QUERIES[query];
-        const result = await measureQueries(concurrency, context.durationMillis, (stopAt) =>
+        return await measureQueryLoops(concurrency, context.durationMillis, (stopAt, latency) =>
           lifeguardWorker(pool, text, stopAt, latency),
         );
-        return throughputSample(result, latency);
       } finally {
         await pool.end();
       }
@@ -140,13 +134,11 @@ export const pgPool: PgContender = {
   async run({ query, concurrency }, context) {
     const pool = new pg.Pool({ connectionString: context.state.url, max: POOL_SIZE });
     try {
-      await prefill(pool);
-      const latency = new LatencyHistogram();
+      await prefillPool(pool);
       const text = QUERIES[query];
-      const result = await measureQueries(concurrency, context.durationMillis, (stopAt) =>
+      return await measureQueryLoops(concurrency, context.durationMillis, (stopAt, latency) =>
         pgPoolWorker(pool, text, stopAt, latency),
       );
-      return throughputSample(result, latency);
     } finally {
       await pool.end();
     }
@@ -192,13 +184,11 @@ export const rawClients: PgContender = {
     );
     try {
       await Promise.all(clients.map((client) => client.connect()));
-      const latency = new LatencyHistogram();
       const text = QUERIES[query];
       let next = 0;
-      const result = await measureQueries(concurrency, context.durationMillis, (stopAt) =>
+      return await measureQueryLoops(concurrency, context.durationMillis, (stopAt, latency) =>
         rawWorker(clients[next++ % POOL_SIZE] as pg.Client, text, stopAt, latency),
       );
-      return throughputSample(result, latency);
     } finally {
       await Promise.all(clients.map((client) => client.end()));
     }
@@ -263,16 +253,13 @@ export const postgresJs: PgContender = {
       // 10 reserved connections at once force all 10 open (postgres.js connects lazily)
       const reserved = await Promise.all(Array.from({ length: POOL_SIZE }, () => sql.reserve()));
       for (const connection of reserved) connection.release();
-      const latency = new LatencyHistogram();
-      const result =
+      return await measureQueryLoops(
+        concurrency,
+        context.durationMillis,
         query === "select1"
-          ? await measureQueries(concurrency, context.durationMillis, (stopAt) =>
-              postgresJsSelect1Worker(sql, stopAt, latency),
-            )
-          : await measureQueries(concurrency, context.durationMillis, (stopAt) =>
-              postgresJsSleepWorker(sql, stopAt, latency),
-            );
-      return throughputSample(result, latency);
+          ? (stopAt, latency) => postgresJsSelect1Worker(sql, stopAt, latency)
+          : (stopAt, latency) => postgresJsSleepWorker(sql, stopAt, latency),
+      );
     } finally {
       await sql.end({ timeout: 5 });
     }

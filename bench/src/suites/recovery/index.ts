@@ -4,7 +4,7 @@ import pg from "pg";
 import { packageVersion } from "../../framework/environment.js";
 import type { Contender, Sample, Suite } from "../../framework/types.js";
 import type { DbState } from "../db/shared.js";
-import { POOL_SIZE, setupDb } from "../db/shared.js";
+import { POOL_SIZE, prefillPool, setupDb } from "../db/shared.js";
 
 interface RecoveryParams {
   /** `idle`: every connection idle when the backends die; `busy`: under a closed-loop load. */
@@ -84,57 +84,69 @@ async function pgPoolLoop(pool: pg.Pool, run: Run): Promise<void> {
   }
 }
 
+/** A pool as the sample drives it: `pg.Pool` or Lifeguard's. */
+interface RecoveryPool {
+  connect(): Promise<{ release(): void }>;
+  end(): Promise<void>;
+}
+
 /**
  * One sample: a warm pool (all connections open), then every backend of this pool terminated with
  * `pg_terminate_backend` from an admin connection; the time from the kill to the
- * `RECOVERED_AFTER`th successful query issued after it.
+ * `RECOVERED_AFTER`th successful query issued after it. `LOOPS` of the contender's `loop` issue
+ * the queries. The pool is ended afterwards.
  */
-async function measureRecovery(
+async function measureRecovery<P extends RecoveryPool>(
+  pool: P,
   url: string,
   name: string,
   load: RecoveryParams["load"],
-  prefill: () => Promise<void>,
-  startLoops: (run: Run) => Promise<void>[],
+  loop: (pool: P, run: Run) => Promise<void>,
 ): Promise<Sample> {
+  const startLoops = (run: Run) => Array.from({ length: LOOPS }, () => loop(pool, run));
   const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
   try {
-    await prefill();
-    const run = newRun();
-    let loops: Promise<void>[] = [];
-    if (load === "busy") {
-      loops = startLoops(run);
-      await sleep(LOAD_BEFORE_KILL_MILLIS);
-    }
-    run.killSentAt = performance.now();
-    const { rows } = await admin.query<{ killed: string }>(
-      "select count(pg_terminate_backend(pid)) as killed from pg_stat_activity where application_name = $1",
-      [name],
-    );
-    run.killedAt = performance.now();
-    const killed = Number(rows[0]?.killed);
-    if (killed !== POOL_SIZE) {
-      run.stop = true;
-      await Promise.all(loops);
-      throw new Error(`expected to terminate ${POOL_SIZE} backends named ${name}, got ${killed}`);
-    }
-    if (load === "idle") loops = startLoops(run);
-    const giveUp = setTimeout(() => {
-      run.stop = true;
-    }, GIVE_UP_MILLIS);
+    await admin.connect();
     try {
-      await Promise.all(loops);
-    } finally {
-      clearTimeout(giveUp);
-    }
-    if (run.recovered < RECOVERED_AFTER) {
-      throw new Error(
-        `not recovered within ${GIVE_UP_MILLIS} ms: ${run.recovered} successful queries, ${run.errors} errors`,
+      await prefillPool(pool);
+      const run = newRun();
+      let loops: Promise<void>[] = [];
+      if (load === "busy") {
+        loops = startLoops(run);
+        await sleep(LOAD_BEFORE_KILL_MILLIS);
+      }
+      run.killSentAt = performance.now();
+      const { rows } = await admin.query<{ killed: string }>(
+        "select count(pg_terminate_backend(pid)) as killed from pg_stat_activity where application_name = $1",
+        [name],
       );
+      run.killedAt = performance.now();
+      const killed = Number(rows[0]?.killed);
+      if (killed !== POOL_SIZE) {
+        run.stop = true;
+        await Promise.all(loops);
+        throw new Error(`expected to terminate ${POOL_SIZE} backends named ${name}, got ${killed}`);
+      }
+      if (load === "idle") loops = startLoops(run);
+      const giveUp = setTimeout(() => {
+        run.stop = true;
+      }, GIVE_UP_MILLIS);
+      try {
+        await Promise.all(loops);
+      } finally {
+        clearTimeout(giveUp);
+      }
+      if (run.recovered < RECOVERED_AFTER) {
+        throw new Error(
+          `not recovered within ${GIVE_UP_MILLIS} ms: ${run.recovered} successful queries, ${run.errors} errors`,
+        );
+      }
+      return { recoveryMillis: run.doneAt - run.killedAt, errors: run.errors };
+    } finally {
+      await admin.end();
     }
-    return { recoveryMillis: run.doneAt - run.killedAt, errors: run.errors };
   } finally {
-    await admin.end();
+    await pool.end();
   }
 }
 
@@ -150,22 +162,7 @@ const lifeguard: RecoveryContender = {
       max: POOL_SIZE,
       application_name: name,
     });
-    try {
-      return await measureRecovery(
-        state.url,
-        name,
-        load,
-        async () => {
-          const clients = await Promise.all(
-            Array.from({ length: POOL_SIZE }, () => pool.connect()),
-          );
-          for (const client of clients) client.release();
-        },
-        (run) => Array.from({ length: LOOPS }, () => lifeguardLoop(pool, run)),
-      );
-    } finally {
-      await pool.end();
-    }
+    return measureRecovery(pool, state.url, name, load, lifeguardLoop);
   },
 };
 
@@ -182,22 +179,7 @@ const pgPool: RecoveryContender = {
       application_name: name,
     });
     pool.on("error", () => {});
-    try {
-      return await measureRecovery(
-        state.url,
-        name,
-        load,
-        async () => {
-          const clients = await Promise.all(
-            Array.from({ length: POOL_SIZE }, () => pool.connect()),
-          );
-          for (const client of clients) client.release();
-        },
-        (run) => Array.from({ length: LOOPS }, () => pgPoolLoop(pool, run)),
-      );
-    } finally {
-      await pool.end();
-    }
+    return measureRecovery(pool, state.url, name, load, pgPoolLoop);
   },
 };
 
