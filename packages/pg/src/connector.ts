@@ -143,8 +143,9 @@ export class PgConnector implements Connector<pg.Client> {
     return sessionOf(client)?.broken !== false;
   }
 
-  ping(client: pg.Client, { signal }: { signal: AbortSignal }): Promise<void> {
+  async ping(client: pg.Client, { signal }: { signal: AbortSignal }): Promise<void> {
     const session = sessionOf(client) as SessionState;
+    if (session.pendingClean !== undefined) await session.pendingClean;
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => {
         // a ping that does not answer in time means the connection is unusable
@@ -249,6 +250,8 @@ export class PgConnector implements Connector<pg.Client> {
     let timer: NodeJS.Timeout | undefined;
     try {
       const work = (async () => {
+        // a statement still running: let it finish first (pg deprecates a query sent meanwhile)
+        if (!isQuiet(client)) await new Promise((resolve) => client.once("drain", resolve));
         if (rollback) {
           await this.#query(client, "ROLLBACK");
           this.#rollbacks++;
@@ -320,20 +323,53 @@ export class PgConnector implements Connector<pg.Client> {
       });
       for (const { config, values } of session.init) statements.push({ config, values });
     }
-    let failed = false;
-    for (const statement of statements) {
-      session.internal++;
-      this.#rawQuery.call(client, statement.config, statement.values, (error: Error | null) => {
-        session.internal--;
-        if (error) {
-          // a client the pool is already closing (close(), evict) fails its queued clean-up
-          // with "Connection terminated": that is not a clean-up failure
-          if (!failed && !session.broken) this.#cleanupFailures++;
-          failed = true;
-          session.broken = true;
-          destroySocket(client);
-        } else statement.done?.();
+    const fail = () => {
+      // a client the pool is already closing (close(), evict) fails its queued clean-up
+      // with "Connection terminated": that is not a clean-up failure
+      if (!session.broken) this.#cleanupFailures++;
+      session.broken = true;
+      destroySocket(client);
+    };
+    if ((client as unknown as { pipeline?: boolean }).pipeline === true) {
+      // pipeline mode: write them all now; the next borrower's statements follow on the wire
+      let failed = false;
+      for (const statement of statements) {
+        session.internal++;
+        this.#rawQuery.call(client, statement.config, statement.values, (error: Error | null) => {
+          session.internal--;
+          if (error) {
+            if (!failed) fail();
+            failed = true;
+          } else statement.done?.();
+        });
+      }
+    } else {
+      // one at a time; the next borrower's statements wait for the last (see SessionState.pendingClean)
+      let finished!: () => void;
+      session.pendingClean = new Promise<void>((resolve) => {
+        finished = resolve;
       });
+      const run = (index: number) => {
+        const statement = statements[index];
+        if (statement === undefined) {
+          session.pendingClean = undefined;
+          finished();
+          return;
+        }
+        session.internal++;
+        this.#rawQuery.call(client, statement.config, statement.values, (error: Error | null) => {
+          session.internal--;
+          if (error) {
+            fail();
+            session.pendingClean = undefined;
+            finished();
+          } else {
+            statement.done?.();
+            run(index + 1);
+          }
+        });
+      };
+      run(0);
     }
     // the next borrower's named queries are parsed after the reset in the same pipeline
     if (reset) {

@@ -22,6 +22,12 @@ export interface SessionState {
    * a ParameterStatus from the server is ours, not the borrower's.
    */
   internal: number;
+  /**
+   * A clean-up (reset, set-up replay) still running on a client the pool already lent again: its
+   * next statements wait for it, so pg never gets a query while one runs (pg ≥ 8.x deprecates that
+   * outside pipeline mode).
+   */
+  pendingClean: Promise<void> | undefined;
   /** Statements recorded while the session was being set up (onConnect, the 'connect' event). */
   initializing: boolean;
   /** The set-up statements, replayed after every reset so the session baseline survives it. */
@@ -40,6 +46,7 @@ export function attachSession(client: pg.Client, policy: SessionPolicy): Session
     leased: false,
     dirty: false,
     internal: 0,
+    pendingClean: undefined,
     initializing: false,
     init: [],
   };

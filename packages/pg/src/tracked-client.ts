@@ -21,6 +21,8 @@ export function trackedClientClass(Base: ClientClass): ClientClass {
 
   class LifeguardClient extends Base {
     override query(...args: QueryArgs): never {
+      const pending = sessionOf(this)?.pendingClean;
+      if (pending !== undefined) return afterCleanUp(this, pending, args) as never;
       const [config, values, callback] = args;
       const text =
         typeof config === "string" ? config : (config as { text?: unknown } | null)?.text;
@@ -62,6 +64,28 @@ export function trackedClientClass(Base: ClientClass): ClientClass {
   Object.defineProperty(LifeguardClient, "name", { value: Base.name || "Client" });
   classes.set(Base, LifeguardClient as unknown as ClientClass);
   return LifeguardClient as unknown as ClientClass;
+}
+
+/**
+ * Runs a query once the clean-up of the previous lease has finished, in whichever form it was
+ * called: a promise, a callback, or a Submittable (returned at once, submitted later).
+ */
+function afterCleanUp(client: pg.Client, pending: Promise<void>, args: QueryArgs): unknown {
+  const [config, values, callback] = args;
+  const run = () => (client.query as (...a: QueryArgs) => unknown).apply(client, args);
+  if (
+    config !== null &&
+    typeof config === "object" &&
+    typeof (config as { submit?: unknown }).submit === "function"
+  ) {
+    void pending.then(run);
+    return config;
+  }
+  if (typeof values === "function" || typeof callback === "function") {
+    void pending.then(run);
+    return undefined;
+  }
+  return pending.then(run);
 }
 
 /**
