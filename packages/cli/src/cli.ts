@@ -6,7 +6,9 @@ import { doctor, formatDoctor } from "./commands/doctor.js";
 const usage = `lifeguard — a PostgreSQL connection pool you can trust in production
 
 usage:
-  lifeguard demo [--quick] [--json]         run one workload through Lifeguard and plain pg.Pool while
+  lifeguard demo [--quick] [--seconds N] [--prisma <generated client module>] [--json]
+                                            run one workload through Lifeguard (pg, Drizzle, Knex,
+                                            and Prisma with --prisma) and plain pg.Pool while
                                             killing backends and leaking session state; compare
                                             (embedded PostgreSQL unless DATABASE_URL is set)
   lifeguard doctor [url] [--instances N] [--json]

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { useTestDatabase } from "@lifeguard/test-fixtures";
+import { generatePrismaClient } from "@lifeguard/test-fixtures/prisma";
 import { describe, expect, it } from "vitest";
 
 const db = useTestDatabase();
@@ -67,5 +68,30 @@ describe("lifeguard demo --quick", () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/pool\s+queries\s+errors\s+killed mid-query\s+sessions leaked/);
     expect(result.stdout).toContain("Lifeguard lost nothing.");
+  }, 60_000);
+
+  it("with --prisma, runs Prisma on Lifeguard too, on the application's own generated client", async () => {
+    const client = await generatePrismaClient();
+    const result = await run(["demo", "--json", "--seconds", "3", "--prisma", client], {
+      ...process.env,
+      DATABASE_URL: db.url,
+    });
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as { subjects: Row[]; lifeguardLostNothing: boolean };
+    expect(report.subjects.map((s) => s.name)).toContain("Prisma on Lifeguard");
+    const prisma = report.subjects.find((s) => s.name === "Prisma on Lifeguard") as Row;
+    expect(prisma).toMatchObject({ lifeguard: true, errors: 0, sessionsLeaked: 0 });
+    expect(prisma.queries).toBeGreaterThan(0);
+  }, 120_000);
+
+  it("says what is missing when --prisma names no client", async () => {
+    const result = await run(["demo", "--seconds", "2", "--prisma", "./no/such/client.js"], {
+      ...process.env,
+      DATABASE_URL: db.url,
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /--prisma \.\/no\/such\/client\.js: cannot load a generated Prisma Client/,
+    );
   }, 60_000);
 });

@@ -10,7 +10,12 @@ import { formatResult, progressPrinter } from "./demo/view.js";
 export async function runDemoCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { quick: { type: "boolean" }, json: { type: "boolean" }, seconds: { type: "string" } },
+    options: {
+      quick: { type: "boolean" },
+      json: { type: "boolean" },
+      seconds: { type: "string" },
+      prisma: { type: "string" },
+    },
     strict: true,
   });
   const seconds =
@@ -30,12 +35,14 @@ export async function runDemoCommand(args: string[]): Promise<number> {
     log(`PostgreSQL is up on port ${server.port}.`);
   } else log("Using DATABASE_URL.");
   try {
+    const pools = values.prisma === undefined ? 4 : 5;
     log(
-      `Running for ${seconds} s: 4 pools of 5 connections, 9 concurrent requests each; killing backends every second.\n`,
+      `Running for ${seconds} s: ${pools} pools of 5 connections, 9 concurrent requests each; killing backends every second.\n`,
     );
     const result = await runDemo({
       url,
       durationMillis: seconds * 1000,
+      ...(values.prisma === undefined ? {} : { prismaClient: values.prisma }),
       ...(values.json === true ? {} : { onProgress: progressPrinter(process.stdout) }),
     });
     process.stdout.write(

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { prismaSubject } from "./prisma-subject.js";
 import type { DemoSubject } from "./subjects.js";
 import { demoSubjects } from "./subjects.js";
 
@@ -36,6 +37,8 @@ export interface DemoOptions {
   readonly durationMillis: number;
   /** Concurrent requests per pool (each pool has 5 connections). */
   readonly concurrency?: number;
+  /** A generated Prisma Client module: adds Prisma on Lifeguard to the comparison. */
+  readonly prismaClient?: string;
   /** Called about four times a second with the running totals. */
   readonly onProgress?: (progress: DemoProgress) => void;
 }
@@ -60,7 +63,7 @@ class Tally {
   readonly samples = new Set<string>();
 
   failed(error: unknown): void {
-    if (codes(error).includes(IN_FLIGHT)) this.killedInFlight++;
+    if (killedMidQuery(error)) this.killedInFlight++;
     else {
       this.errors++;
       if (this.samples.size < 3) this.samples.add(messageOf(error));
@@ -71,20 +74,32 @@ class Tally {
 /** Runs the workload through every pool while killing backends; resolves with the comparison. */
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const concurrency = options.concurrency ?? 8;
+  // the optional Prisma client first: if it cannot be loaded, nothing has been opened yet
+  const prisma =
+    options.prismaClient === undefined
+      ? undefined
+      : await prismaSubject(options.url, options.prismaClient);
   const admin = new pg.Client({
     connectionString: options.url,
     application_name: "lifeguard-demo-chaos",
   });
   admin.on("error", () => undefined);
-  await admin.connect();
-  await admin.query(
-    "create table if not exists demo_accounts (id int primary key, balance int not null)",
-  );
-  await admin.query(
-    "insert into demo_accounts select g, 1000 from generate_series(1, $1) g on conflict (id) do nothing",
-    [ACCOUNTS],
-  );
-  const subjects = demoSubjects(options.url);
+  let subjects: DemoSubject[] = prisma === undefined ? [] : [prisma];
+  try {
+    await admin.connect();
+    await admin.query(
+      "create table if not exists demo_accounts (id int primary key, balance int not null)",
+    );
+    await admin.query(
+      "insert into demo_accounts select g, 1000 from generate_series(1, $1) g on conflict (id) do nothing",
+      [ACCOUNTS],
+    );
+    subjects = [...demoSubjects(options.url), ...subjects];
+  } catch (error) {
+    for (const subject of subjects) await subject.close().catch(() => undefined);
+    await admin.end().catch(() => undefined);
+    throw error;
+  }
   const tallies = subjects.map(() => new Tally());
   const chaos = { idleKilled: 0, busyKilled: 0 };
   const started = performance.now();
@@ -232,15 +247,23 @@ async function chaosLoop(
   }
 }
 
-/** SQLSTATEs along an error's cause chain (ORMs wrap driver errors). */
-function codes(error: unknown): string[] {
-  const out: string[] = [];
-  for (let e = error, depth = 0; e !== null && typeof e === "object" && depth < 5; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string") out.push(code);
+/**
+ * The query's own backend was terminated while it ran: SQLSTATE 57P01 somewhere along the error's
+ * cause chain (ORMs wrap driver errors; Prisma keeps the server's message but not always its code).
+ */
+function killedMidQuery(error: unknown): boolean {
+  for (let e = error, depth = 0; e !== null && typeof e === "object" && depth < 6; depth++) {
+    if ((e as { code?: unknown }).code === IN_FLIGHT) return true;
+    const message = (e as { message?: unknown }).message;
+    if (
+      typeof message === "string" &&
+      message.includes("terminating connection due to administrator command")
+    ) {
+      return true;
+    }
     e = (e as { cause?: unknown }).cause;
   }
-  return out;
+  return false;
 }
 
 function messageOf(error: unknown): string {
