@@ -56,7 +56,7 @@ async function lifeguardWorker(
 function lifeguardContender(
   id: string,
   label: string,
-  extra: { reset?: "always" },
+  extra: { reset?: "always"; pipeline?: boolean },
   note: string,
 ): PgContender {
   return {
@@ -102,6 +102,16 @@ export const lifeguardAlways = lifeguardContender(
   "the same with `reset: 'always'`: `DISCARD ALL` on every release, before the connection is lent " +
     "again (whatever the working tree's connector does to overlap it with the next borrower's work; " +
     "pg's `pipeline` client option is not set, as an application on pg's defaults would not set it).",
+);
+
+export const lifeguardAlwaysPipelined = lifeguardContender(
+  "lifeguard-always-pipelined",
+  "Lifeguard, reset 'always', pipeline",
+  { reset: "always", pipeline: true },
+  "the same with `reset: 'always'` and pg's `pipeline: true` client option (pg ≥ 8.23): the rollback " +
+    "and reset are written without waiting, and the next borrower's statements follow them on the " +
+    "wire, the way SPEC §9's 'always' target asks for (pipeline mode refuses cursors and `rows`-paged " +
+    "queries, so it is an application's choice, not a default).",
 );
 
 // -------------------------------------------------------------------------------------------------

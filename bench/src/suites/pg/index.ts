@@ -8,18 +8,31 @@ import {
   withConstructionWarmup,
 } from "../db/shared.js";
 import type { PgParams } from "./contenders.js";
-import { lifeguard, lifeguardAlways, pgPool, postgresJs, rawClients } from "./contenders.js";
+import {
+  lifeguard,
+  lifeguardAlways,
+  lifeguardAlwaysPipelined,
+  pgPool,
+  postgresJs,
+  rawClients,
+} from "./contenders.js";
 
-const contenders = [lifeguard, lifeguardAlways, pgPool, rawClients, postgresJs].map((c) =>
-  withConstructionWarmup(c),
-);
+const contenders = [
+  lifeguard,
+  lifeguardAlways,
+  lifeguardAlwaysPipelined,
+  pgPool,
+  rawClients,
+  postgresJs,
+].map((c) => withConstructionWarmup(c));
 
 /**
- * The reset-'always' configuration against pg.Pool in every case, and both Lifeguard
+ * The reset-'always' configurations against pg.Pool in every case, and the Lifeguard
  * configurations on client CPU per query (steadier than throughput on a loaded machine).
  */
 const extraRatios = [
   { subject: "lifeguard-always", versus: "pg-pool" },
+  { subject: "lifeguard-always-pipelined", versus: "pg-pool" },
   { subject: "lifeguard", versus: "pg-pool", metric: "cpuPerQuery" },
   { subject: "lifeguard-always", versus: "pg-pool", metric: "cpuPerQuery" },
 ];
@@ -58,15 +71,17 @@ export const pgSuite: Suite<PgParams, DbState> = {
   targets: [
     { versus: "pg-pool", cases: ["c64"], min: 1.0, label: "≥ 1.0×" },
     { versus: "raw", cases: ["c64"], min: 0.95, label: "≥ 0.95×" },
+    // SPEC §9 sets the 'always' targets "by pipelining the reset with the next borrower's work
+    // (pg ≥ 8.23 pipeline mode)": they apply to that configuration; plain 'always' is shown beside it
     {
-      subject: "lifeguard-always",
+      subject: "lifeguard-always-pipelined",
       versus: "pg-pool",
       cases: ["c64"],
       min: 0.65,
       label: "≥ 0.65×",
     },
     {
-      subject: "lifeguard-always",
+      subject: "lifeguard-always-pipelined",
       versus: "pg-pool",
       cases: ["c64"],
       min: 0.85,
@@ -95,7 +110,7 @@ export const pgSleepSuite: Suite<PgParams, DbState> = {
   subject: "lifeguard",
   targets: [
     {
-      subject: "lifeguard-always",
+      subject: "lifeguard-always-pipelined",
       versus: "pg-pool",
       cases: ["c64"],
       min: 0.95,
