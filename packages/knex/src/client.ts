@@ -1,11 +1,11 @@
 import { AcquireTimeoutError, InvalidOptionError } from "@lifeguard/core";
-import type { LifeguardPoolClient } from "@lifeguard/pg";
+import type { LifeguardPoolClient, PoolConfig } from "@lifeguard/pg";
 import { Pool } from "@lifeguard/pg";
 import knex, { type Knex } from "knex";
 // @ts-expect-error: Knex ships no types for its dialect modules; typed as Knex.Client below
 import KnexPgDialect from "knex/lib/dialects/postgres/index.js";
 import type pg from "pg";
-import type { LifeguardKnexPoolConfig } from "./pool-options.js";
+import type { KnexHooks, LifeguardKnexPoolConfig } from "./pool-options.js";
 import { lifeguardPoolConfig } from "./pool-options.js";
 
 declare module "knex" {
@@ -23,6 +23,7 @@ interface KnexOwnPoolKeys {
   idleTimeoutMillis: unknown;
   acquireTimeoutMillis: unknown;
   afterCreate: unknown;
+  validate: unknown;
   maxConnectionLifetimeMillis: unknown;
 }
 
@@ -33,6 +34,8 @@ interface PoolSlot {
   readonly pool: Pool;
   /** Created from this config (closed by knex.destroy()), or passed in as `connectionPool`. */
   readonly owned: boolean;
+  /** Knex 3.3's `pool.validate`, run on each connection before Knex gets it. */
+  readonly validate?: KnexHooks["validate"];
 }
 
 type ConfigWithPool = Knex.Config & { [kPool]?: PoolSlot };
@@ -50,6 +53,13 @@ const KnexPgClient = KnexPgDialect as typeof Knex.Client;
 let connectionIds = 0;
 
 /**
+ * Leases Knex has given back. Knex releases a stream's connection twice (once when the query ends,
+ * once when the stream closes) and tarn ignores the second; so does this client. Each lease has its
+ * own handle, so a handle seen here can never belong to a later borrower.
+ */
+const released = new WeakSet<KnexConnection>();
+
+/**
  * Knex's PostgreSQL client with its connections from a Lifeguard pool: checked before lending,
  * cleaned on release, bounded waits and metrics. Everything else (query building, transactions,
  * streaming, `timeout(ms, { cancel: true })`) is Knex's own.
@@ -61,6 +71,17 @@ let connectionIds = 0;
  * ```
  */
 export class LifeguardClient extends KnexPgClient {
+  constructor(config: Knex.Config) {
+    super(config);
+    // Knex skips initializePool() for `pool.max: 0` (as for a config without a connection), which
+    // would surface as a failed acquire later: let Lifeguard's validation refuse it now instead.
+    const pool = config.pool as { max?: unknown } | undefined;
+    const configured = config.connection !== undefined || config.connectionPool !== undefined;
+    if (slotOf(this.config) === undefined && configured && pool?.max === 0) {
+      this.initializePool(this.config);
+    }
+  }
+
   // Knex calls this from its constructor, before this class's fields exist, and its transactions
   // run on objects made from the prototype: the pool is kept on `this.config`, which they share.
   override initializePool(config: Knex.Config = this.config): void {
@@ -90,13 +111,16 @@ export class LifeguardClient extends KnexPgClient {
       );
     }
     if (this.driver === undefined) this.initializeDriver();
-    const { pool: options, afterCreate } = lifeguardPoolConfig(config, this.connectionSettings);
+    const { pool: options, hooks } = lifeguardPoolConfig(config, this.connectionSettings);
     const dialect = this as unknown as PgDialectMethods;
-    const pool = new Pool({
+    const { afterCreate, validate } = hooks;
+    const pool = createPool(config, {
       ...options,
       Client: (this.driver as typeof pg).Client,
       // session set-up: Lifeguard replays these statements after every session reset
       onConnect: async (connection: pg.ClientBase) => {
+        // tarn's order: Knex names the connection before afterCreate sees it
+        (connection as KnexConnection).__knexUid ??= nextKnexUid();
         await dialect.setSchemaSearchPath(connection as pg.Client);
         if (afterCreate !== undefined) {
           await new Promise<void>((resolve, reject) =>
@@ -105,23 +129,22 @@ export class LifeguardClient extends KnexPgClient {
         }
       },
     });
-    setSlot(holder, { pool, owned: true });
+    if (hooks.mapped.length > 0) {
+      this.logger.warn?.(
+        `LifeguardClient maps tarn.js pool settings onto Lifeguard's: ${hooks.mapped.join(" ")}`,
+      );
+    }
+    setSlot(holder, { pool, owned: true, ...(validate === undefined ? {} : { validate }) });
   }
 
   override async acquireConnection(): Promise<KnexConnection> {
     const slot = slotOf(this.config);
     if (slot === undefined) {
       throw new Error(
-        "Unable to acquire a connection: this LifeguardClient has no pool (pool.max = 0 skips it).",
+        'Unable to acquire a connection: this LifeguardClient has no pool (it was created without "connection" or "connectionPool").',
       );
     }
-    let connection: KnexConnection;
-    try {
-      connection = (await slot.pool.connect()) as KnexConnection;
-    } catch (error) {
-      throw asKnexError(error);
-    }
-    connection.__knexUid ??= `__knexUid${++connectionIds}`;
+    const connection = await connectValid(slot, this.logger);
     if (this.version === undefined) {
       // best effort, as Knex does for external pools: it only tells json from jsonb before 9.2
       const version = await (this as unknown as PgDialectMethods)
@@ -133,6 +156,8 @@ export class LifeguardClient extends KnexPgClient {
   }
 
   override releaseConnection(connection: KnexConnection): Promise<void> {
+    if (released.has(connection)) return Promise.resolve();
+    released.add(connection);
     // Knex marks a connection whose query timed out without cancel: it may still be running there
     connection.release(connection.__knex__disposed === undefined ? undefined : true);
     return Promise.resolve();
@@ -166,12 +191,76 @@ export function lifeguardPool(db: Knex | Knex.Transaction | Knex.Client): Pool {
   return slot.pool;
 }
 
+/** A connection from the pool that passes `pool.validate`; refused ones are closed, as tarn does. */
+// a function, not a method: Knex's transaction and withUserParams() clients are built from the
+// prototype, so private members would not exist on them
+async function connectValid(
+  slot: PoolSlot,
+  logger: Knex.Client["logger"],
+): Promise<KnexConnection> {
+  // tarn retries until the acquire deadline; a bound on attempts keeps a validate that refuses
+  // everything from emptying and refilling the pool forever
+  const attempts = slot.validate === undefined ? 1 : slot.pool.stats().max + 1;
+  for (let attempt = 1; ; attempt++) {
+    let connection: KnexConnection;
+    try {
+      connection = (await slot.pool.connect()) as KnexConnection;
+    } catch (error) {
+      throw asKnexError(error);
+    }
+    connection.__knexUid ??= nextKnexUid();
+    if (slot.validate === undefined) return connection;
+    let valid = false;
+    try {
+      valid = (await slot.validate(connection)) === true;
+    } catch (error) {
+      logger.warn?.(`Pool validate threw an error: ${(error as Error).message}`);
+    }
+    if (valid) return connection;
+    released.add(connection);
+    connection.release(true);
+    if (attempt >= attempts) {
+      throw new knex.KnexTimeoutError(
+        `Knex: Timeout acquiring a connection. pool.validate refused ${attempts} connections in a row (pool "${slot.pool.stats().name}").`,
+      );
+    }
+  }
+}
+
 function slotOf(config: Knex.Config | undefined): PoolSlot | undefined {
   return (config as ConfigWithPool | undefined)?.[kPool];
 }
 
 function setSlot(config: ConfigWithPool, slot: PoolSlot): void {
-  Object.defineProperty(config, kPool, { value: slot, configurable: true, enumerable: false });
+  // enumerable, so the copies Knex makes with Object.assign (withUserParams(), migrations, seeds)
+  // reach the same pool; a symbol key stays out of JSON, Object.keys() and for...in
+  Object.defineProperty(config, kPool, {
+    value: slot,
+    configurable: true,
+    enumerable: true,
+    writable: true,
+  });
+}
+
+function nextKnexUid(): string {
+  return `__knexUid${++connectionIds}`;
+}
+
+/**
+ * Lifeguard's Pool, its option errors named as the Knex user wrote them (`pool.max`, not `max`).
+ */
+function createPool(config: Knex.Config, options: PoolConfig): Pool {
+  try {
+    return new Pool(options);
+  } catch (error) {
+    if (!(error instanceof InvalidOptionError)) throw error;
+    const root = error.option.split(".")[0] as string;
+    if (!(root in (config.pool ?? {}))) throw error;
+    throw new InvalidOptionError(
+      `pool.${error.option}`,
+      error.message.replace(`"${error.option}"`, `"pool.${error.option}"`),
+    );
+  }
 }
 
 /** A shared Pool's connection settings, secrets kept non-enumerable as pg and Knex keep them. */

@@ -3,6 +3,7 @@ import type { LifeguardPgOptions, PoolConfig, PoolTestingOptions } from "@lifegu
 import { lifeguardPgOptionKeys } from "@lifeguard/pg";
 import type { Knex } from "knex";
 import type pg from "pg";
+import { mappedTarnSettings, mapTarnSettings, refusedTarnSettings } from "./tarn-settings.js";
 
 /** What `pool` takes with `client: LifeguardClient`: Knex's sizing keys and Lifeguard's options. */
 export interface LifeguardKnexPoolConfig extends LifeguardPgOptions, PoolTestingOptions {
@@ -11,35 +12,31 @@ export interface LifeguardKnexPoolConfig extends LifeguardPgOptions, PoolTesting
    * statements are the session's baseline: Lifeguard replays them after each session reset.
    */
   afterCreate?: (connection: pg.Client, done: (error?: Error | null) => void) => void;
+  /**
+   * Knex 3.3's check before lending a connection: `false` (or a throw) closes it and another is
+   * tried. Runs after Lifeguard's own pre-ping.
+   */
+  validate?: (connection: pg.Client) => boolean | Promise<boolean>;
   /** Knex's name for `maxLifetimeSeconds`, in milliseconds. */
   maxConnectionLifetimeMillis?: number;
 }
 
-/** tarn.js settings (and Knex ones built on tarn) that Lifeguard replaces: what to use instead. */
-const replaced: Readonly<Record<string, string>> = {
-  createTimeoutMillis:
-    'Lifeguard bounds opening a connection by the caller\'s acquire deadline: use "acquireTimeoutMillis" (or Knex\'s "acquireConnectionTimeout").',
-  createRetryIntervalMillis:
-    "Lifeguard retries failed connects by itself with exponential backoff (10 ms doubling to 5 s) and fails acquires fast with DatabaseUnavailableError while the database is down; remove the option.",
-  propagateCreateError:
-    "Lifeguard always passes connect failures to the callers waiting (DatabaseUnavailableError while the database is down); remove the option.",
-  destroyTimeoutMillis:
-    'use "shutdownTimeoutMillis": how long knex.destroy() waits for connections still in use before closing them.',
-  reapIntervalMillis:
-    'Lifeguard checks idle connections on one housekeeping timer of its own; "idleTimeoutMillis" sets when they close.',
-  validate:
-    'Lifeguard checks connections before lending them: configure "prePing" ({ bypassWindowMillis, timeoutMillis }), or false to turn it off.',
-  maxConnectionLifetimeJitterMillis:
-    'use "lifetimeJitter": the fraction of the lifetime by which each connection retires early, at random (default 0.025).',
-  log: "Lifeguard publishes its events on node:diagnostics_channel (lifeguard:pool:*, lifeguard:connection:*); subscribe there, or use @lifeguard/otel or @lifeguard/prometheus.",
-};
+/** What the adapter runs itself, around Lifeguard's Pool. @internal */
+export interface KnexHooks {
+  afterCreate: LifeguardKnexPoolConfig["afterCreate"];
+  validate: LifeguardKnexPoolConfig["validate"];
+  /** tarn settings mapped onto Lifeguard's: the client warns about them once. */
+  mapped: string[];
+}
 
 const allowed = new Set<string>([
   ...lifeguardPgOptionKeys,
   "clock",
   "random",
   "afterCreate",
+  "validate",
   "maxConnectionLifetimeMillis",
+  ...mappedTarnSettings,
 ]);
 
 /**
@@ -51,7 +48,7 @@ const allowed = new Set<string>([
 export function lifeguardPoolConfig(
   config: Knex.Config,
   connectionSettings: object,
-): { pool: PoolConfig; afterCreate: LifeguardKnexPoolConfig["afterCreate"] } {
+): { pool: PoolConfig; hooks: KnexHooks } {
   const settings = { ...connectionSettings } as Record<string, unknown>;
   const password = (connectionSettings as { password?: unknown }).password;
   if (password !== undefined) settings["password"] = password;
@@ -63,7 +60,7 @@ export function lifeguardPoolConfig(
   const options: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(knexPool)) {
     if (value === undefined) continue;
-    const instead = replaced[key];
+    const instead = refusedTarnSettings[key];
     if (instead !== undefined) {
       throw new InvalidOptionError(
         `pool.${key}`,
@@ -102,15 +99,10 @@ export function lifeguardPoolConfig(
     }
     options["maxLifetimeSeconds"] = lifetime / 1000;
   }
+  const mapped = mapTarnSettings(options, lifetime as number | undefined);
 
-  const afterCreate = options["afterCreate"];
-  delete options["afterCreate"];
-  if (afterCreate !== undefined && typeof afterCreate !== "function") {
-    throw new InvalidOptionError(
-      "pool.afterCreate",
-      `Invalid option "afterCreate": expected a function (connection, done) => void.`,
-    );
-  }
+  const afterCreate = takeFunction(options, "afterCreate", "(connection, done) => void");
+  const validate = takeFunction(options, "validate", "(connection) => boolean | Promise<boolean>");
 
   // as in Knex, the smaller of the two deadlines wins (Lifeguard validates the value)
   const deadline = config.acquireConnectionTimeout;
@@ -122,6 +114,22 @@ export function lifeguardPoolConfig(
 
   return {
     pool: { ...(settings as PoolConfig), ...options } as PoolConfig,
-    afterCreate: afterCreate as LifeguardKnexPoolConfig["afterCreate"],
+    hooks: {
+      afterCreate: afterCreate as KnexHooks["afterCreate"],
+      validate: validate as KnexHooks["validate"],
+      mapped,
+    },
   };
+}
+
+function takeFunction(options: Record<string, unknown>, key: string, shape: string): unknown {
+  const value = options[key];
+  delete options[key];
+  if (value !== undefined && typeof value !== "function") {
+    throw new InvalidOptionError(
+      `pool.${key}`,
+      `Invalid option "pool.${key}": expected a function ${shape}; got ${typeof value}.`,
+    );
+  }
+  return value;
 }

@@ -135,25 +135,67 @@ describe("pool settings map onto Lifeguard's options", () => {
   it.each([
     ["createTimeoutMillis", 1000, /"acquireTimeoutMillis"/],
     ["createRetryIntervalMillis", 200, /backoff/],
-    ["propagateCreateError", false, /DatabaseUnavailableError/],
-    ["destroyTimeoutMillis", 1000, /"shutdownTimeoutMillis"/],
     ["reapIntervalMillis", 1000, /"idleTimeoutMillis"/],
-    ["validate", (): boolean => true, /"prePing"/],
-    ["maxConnectionLifetimeJitterMillis", 1000, /"lifetimeJitter"/],
     ["log", (): void => undefined, /diagnostics_channel/],
-  ] as const)("tarn's %s is refused, naming what to use instead", (key, value, instead) => {
-    let error: unknown;
-    try {
-      knex({ client: LifeguardClient, connection: db.url, pool: { [key]: value } });
-    } catch (caught) {
-      error = caught;
-    }
-    expect(error).toBeInstanceOf(InvalidOptionError);
-    expect(error).toMatchObject({ option: `pool.${key}` });
-    expect((error as Error).message).toMatch(
-      new RegExp(`Knex pool option "${key}" is a tarn\\.js setting`),
+  ] as const)(
+    "tarn's %s, with no Lifeguard meaning, is refused naming what to use instead",
+    (key, value, instead) => {
+      let error: unknown;
+      try {
+        knex({ client: LifeguardClient, connection: db.url, pool: { [key]: value } });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect(error).toMatchObject({ option: `pool.${key}` });
+      expect((error as Error).message).toMatch(
+        new RegExp(`Knex pool option "${key}" is a tarn\\.js setting`),
+      );
+      expect((error as Error).message).toMatch(instead);
+    },
+  );
+
+  it("tarn settings with a Lifeguard meaning are mapped, with one warning naming each", async () => {
+    const warnings: string[] = [];
+    const instance = open({
+      log: { warn: (message: string) => warnings.push(message) },
+      pool: {
+        max: 1,
+        destroyTimeoutMillis: 1234,
+        maxConnectionLifetimeMillis: 100_000,
+        maxConnectionLifetimeJitterMillis: 5000,
+        propagateCreateError: true,
+      },
+    });
+    expect(await instance.raw("select 1 as one")).toMatchObject({ rows: [{ one: 1 }] });
+    const options = lifeguardPool(instance).options as unknown as Record<string, unknown>;
+    expect(options).toMatchObject({
+      shutdownTimeoutMillis: 1234,
+      maxLifetimeSeconds: 100,
+      lifetimeJitter: 0.05,
+    });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/"destroyTimeoutMillis" is used as "shutdownTimeoutMillis"/);
+    expect(warnings[0]).toMatch(
+      /"maxConnectionLifetimeJitterMillis" is used as "lifetimeJitter: 0.05"/,
     );
-    expect((error as Error).message).toMatch(instead);
+    expect(warnings[0]).not.toMatch(/propagateCreateError/);
+  });
+
+  it("a mapped tarn setting given with its Lifeguard twin is refused", () => {
+    expect(() =>
+      knex({
+        client: LifeguardClient,
+        connection: db.url,
+        pool: { destroyTimeoutMillis: 1000, shutdownTimeoutMillis: 2000 },
+      }),
+    ).toThrow(/"destroyTimeoutMillis" and "shutdownTimeoutMillis" are the same setting/);
+  });
+
+  it("propagateCreateError: false is refused: Lifeguard always passes connect failures on", () => {
+    expect(() =>
+      knex({ client: LifeguardClient, connection: db.url, pool: { propagateCreateError: false } }),
+    ).toThrow(/"propagateCreateError" cannot be false.*DatabaseUnavailableError/);
   });
 
   it("an unknown pool option is refused with the closest name", () => {
@@ -162,10 +204,34 @@ describe("pool settings map onto Lifeguard's options", () => {
     ).toThrow(/Unknown option "pool.maxWaitng". Did you mean "pool.maxWaiting"\?/);
   });
 
-  it("invalid values are refused by Lifeguard's own validation", () => {
+  it("invalid values are refused by Lifeguard's own validation, named as in the Knex config", () => {
     expect(() =>
       knex({ client: LifeguardClient, connection: db.url, pool: { min: 3, max: 2 } }),
-    ).toThrow(/Invalid option "min"/);
+    ).toThrow(/Invalid option "pool.min"/);
+  });
+
+  it.each([
+    [0, /Invalid option "pool.max": expected an integer from 1 to 10000; got 0/],
+    [-1, /Invalid option "pool.max": expected an integer from 1 to 10000; got -1/],
+    [1.5, /Invalid option "pool.max"/],
+  ])("pool.max %s is refused at knex({...}), before any I/O, naming the range", (max, message) => {
+    let error: unknown;
+    // an unreachable port: construction must not try to connect
+    const connection = "postgres://nobody@127.0.0.1:1/none";
+    try {
+      knex({ client: LifeguardClient, connection, pool: { max } });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error).toMatchObject({ option: "pool.max", code: "LIFEGUARD_INVALID_OPTION" });
+    expect((error as Error).message).toMatch(message);
+  });
+
+  it("Knex's default pool accepts pool.max 0 silently and fails at the first query", async () => {
+    const plain = knex({ client: "pg", connection: db.url, pool: { max: 0 } });
+    cleanups.push(() => plain.destroy());
+    await expect(plain.raw("select 1")).rejects.toThrow(/Unable to acquire a connection/);
   });
 });
 
