@@ -92,6 +92,22 @@ describe.each(setups)("on %s", (setup) => {
     else expect(clone.client.pool).toBe(instance.client.pool);
   });
 
+  it("Knex releasing the same connection twice (as its streams do) is harmless", async () => {
+    const instance = open(setup, { pool: { min: 0, max: 1 } });
+    const connection = await instance.client.acquireConnection();
+    await instance.client.releaseConnection(connection);
+    await expect(instance.client.releaseConnection(connection)).resolves.toBeUndefined();
+    expect(inUse(setup, instance)).toBe(0);
+    // the connection is lent again; a late second release by the earlier user: tarn takes the
+    // connection back from its new borrower, Lifeguard ignores it (each lease has its own handle)
+    const again = await instance.client.acquireConnection();
+    expect(inUse(setup, instance)).toBe(1);
+    await instance.client.releaseConnection(connection);
+    expect(inUse(setup, instance)).toBe(setup === "tarn" ? 0 : 1);
+    await instance.client.releaseConnection(again);
+    expect(inUse(setup, instance)).toBe(0);
+  });
+
   it("for await over knex.raw(...).stream() reads every row and gives the connection back", async () => {
     const instance = open(setup, { pool: { min: 0, max: 1 } });
     const rows: number[] = [];
@@ -185,6 +201,14 @@ describe.each(setups)("on %s", (setup) => {
       expect(rows[0]?.n).toBe(0);
     });
   });
+});
+
+it("the pg drop-in still refuses an application's second release of a client", async () => {
+  const pool = new Pool({ connectionString: db.url, max: 1 });
+  cleanups.push(() => pool.end());
+  const client = await pool.connect();
+  client.release();
+  expect(() => client.release()).toThrow(/already released/);
 });
 
 describe("knex 3.3's connectionPool with Knex's own client: 'pg'", () => {
