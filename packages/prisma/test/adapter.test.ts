@@ -1,6 +1,7 @@
 import { BACKOFF_MAX_MILLIS, InvalidOptionError, ManualClock } from "@lifeguard/core";
 import { Pool } from "@lifeguard/pg";
 import { startFaultProxy, withClient } from "@lifeguard/test-fixtures";
+import { PrismaPg } from "@prisma/adapter-pg";
 import type { SqlDriverAdapterFactory } from "@prisma/client/runtime/client";
 import pg from "pg";
 import { describe, expect, it, vi } from "vitest";
@@ -231,4 +232,38 @@ describe("adapter-pg's options pass through", () => {
     expect(errors[0]?.message).toMatch(/terminat/);
     expect(await prisma.user.count()).toBe(0);
   });
+
+  it.each(["PrismaPg on pg.Pool", "PrismaLifeguard"] as const)(
+    "userDefinedTypeParser parses a user-defined type's values (%s)",
+    async (kind) => {
+      const oid = await withClient(h.db.url, async (admin) => {
+        await admin.query(
+          "do $$ begin create type mood as enum ('ok', 'sad'); exception when duplicate_object then null; end $$",
+        );
+        const { rows } = await admin.query<{ oid: number }>(
+          "select oid::int as oid from pg_type where typname = 'mood'",
+        );
+        return rows[0]?.oid as number;
+      });
+      const seen: number[] = [];
+      const userDefinedTypeParser = async (typeOid: number, value: unknown) => {
+        seen.push(typeOid);
+        return `mood:${String(value)}`;
+      };
+      let adapter: SqlDriverAdapterFactory;
+      if (kind === "PrismaLifeguard") {
+        adapter = new PrismaLifeguard({ connectionString: h.db.url }, { userDefinedTypeParser });
+      } else {
+        const pool = new pg.Pool({ connectionString: h.db.url });
+        h.defer(() => pool.end());
+        adapter = new PrismaPg(pool, { userDefinedTypeParser });
+      }
+      const prisma = h.client(adapter);
+      const rows = await prisma.$queryRawUnsafe<{ m: string }[]>(
+        "select 'sad'::mood as m union all select 'ok'::mood",
+      );
+      expect(rows).toEqual([{ m: "mood:sad" }, { m: "mood:ok" }]);
+      expect(seen).toEqual([oid, oid]);
+    },
+  );
 });
