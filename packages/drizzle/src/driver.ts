@@ -1,24 +1,41 @@
 import { InvalidOptionError, unknownOption } from "@lifeguard/core";
 import type { LifeguardPgOptions, PoolConfig, PoolTestingOptions } from "@lifeguard/pg";
 import { lifeguardPgOptionKeys, Pool } from "@lifeguard/pg";
-import type { DrizzleConfig } from "drizzle-orm";
+import type { DrizzleConfig, TablesRelationalConfig } from "drizzle-orm";
 import type { NodePgDatabase } from "drizzle-orm/node-postgres";
 import { drizzle as nodePgDrizzle } from "drizzle-orm/node-postgres";
 
-type AnySchema = Record<string, unknown>;
+// The types follow whichever drizzle-orm the application installed: 0.x types the database by
+// `schema` (a record of tables), 1.0 by `relations` (built with defineRelations()).
+type IsDrizzle1 = "relations" extends keyof DrizzleConfig ? true : false;
+/** What Drizzle's config takes as its type parameter: 0.x's schema, or 1.0's relations. */
+type AnySchema = IsDrizzle1 extends true ? TablesRelationalConfig : Record<string, unknown>;
+/** Drizzle's own default for it (`Record<string, never>`, or 1.0's `EmptyRelations`). */
+type DefaultSchema = DrizzleConfig extends DrizzleConfig<infer T> ? T : never;
+/** Options drizzle-orm/node-postgres takes beyond DrizzleConfig (1.0: `codecs`). */
+type NodePgOnlyOptions = Omit<
+  Extract<Parameters<typeof nodePgDrizzle>[0], { connection: unknown }>,
+  "connection" | "client" | keyof DrizzleConfig
+>;
 
 /** Lifeguard's pool options, as `new Pool()` from `@lifeguard/pg` takes them beside pg's. */
 export type LifeguardPoolOptions = LifeguardPgOptions & PoolTestingOptions;
 
 /** Drizzle's config plus the Lifeguard pool's options. */
-export interface LifeguardDrizzleConfig<TSchema extends AnySchema = Record<string, never>>
-  extends DrizzleConfig<TSchema> {
+export type LifeguardDrizzleConfig<TSchema extends AnySchema = DefaultSchema> =
+  NodePgConfig<TSchema> & LifeguardPoolOption;
+
+/** Drizzle's config as drizzle-orm/node-postgres takes it (without `client`/`connection`). */
+export type NodePgConfig<TSchema extends AnySchema = DefaultSchema> = DrizzleConfig<TSchema> &
+  NodePgOnlyOptions;
+
+interface LifeguardPoolOption {
   /** `min`, `max`, `prePing`, `reset`, `acquireTimeoutMillis` ...: see `@lifeguard/pg`. */
   pool?: LifeguardPoolOptions;
 }
 
 /** A Drizzle database whose `$client` is the Lifeguard `Pool`. */
-export type LifeguardDatabase<TSchema extends AnySchema = Record<string, never>> =
+export type LifeguardDatabase<TSchema extends AnySchema = DefaultSchema> =
   NodePgDatabase<TSchema> & { $client: Pool };
 
 /**
@@ -31,19 +48,19 @@ export type LifeguardDatabase<TSchema extends AnySchema = Record<string, never>>
  * const db = drizzle({ connection: process.env.DATABASE_URL, pool: { max: 20 } });
  * ```
  */
-export function drizzle<TSchema extends AnySchema = Record<string, never>>(
+export function drizzle<TSchema extends AnySchema = DefaultSchema>(
   connectionString: string,
   config?: LifeguardDrizzleConfig<TSchema>,
 ): LifeguardDatabase<TSchema>;
-export function drizzle<TSchema extends AnySchema = Record<string, never>>(
+export function drizzle<TSchema extends AnySchema = DefaultSchema>(
   client: Pool,
-  config?: DrizzleConfig<TSchema>,
+  config?: NodePgConfig<TSchema>,
 ): LifeguardDatabase<TSchema>;
-export function drizzle<TSchema extends AnySchema = Record<string, never>>(
+export function drizzle<TSchema extends AnySchema = DefaultSchema>(
   config: LifeguardDrizzleConfig<TSchema> & { connection: string | PoolConfig },
 ): LifeguardDatabase<TSchema>;
-export function drizzle<TSchema extends AnySchema = Record<string, never>>(
-  config: DrizzleConfig<TSchema> & { client: Pool },
+export function drizzle<TSchema extends AnySchema = DefaultSchema>(
+  config: NodePgConfig<TSchema> & { client: Pool },
 ): LifeguardDatabase<TSchema>;
 export function drizzle(
   first: unknown,
@@ -86,8 +103,13 @@ export function drizzle(
   );
 }
 
-function construct(pool: Pool, config: DrizzleConfig<AnySchema>): LifeguardDatabase<AnySchema> {
-  return nodePgDrizzle({ ...config, client: pool });
+/** The object form, the one call form drizzle-orm/node-postgres has in every version since 0.36. */
+const nodePgDrizzleWith = nodePgDrizzle as unknown as (
+  config: object & { client: Pool },
+) => LifeguardDatabase<AnySchema>;
+
+function construct(pool: Pool, config: object): LifeguardDatabase<AnySchema> {
+  return nodePgDrizzleWith({ ...config, client: pool });
 }
 
 /** The pool from the connection settings and the `pool` options (each key given once). */
