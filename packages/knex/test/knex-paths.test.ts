@@ -203,6 +203,25 @@ describe.each(setups)("on %s", (setup) => {
   });
 });
 
+it("pool.validate refusing every connection fails the acquire after max + 1 tries (tarn: at the deadline)", async () => {
+  let calls = 0;
+  const instance = open("lifeguard", {
+    pool: {
+      min: 0,
+      max: 2,
+      validate: () => {
+        calls++;
+        return false;
+      },
+    },
+  });
+  const error = await instance.raw("select 1").catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(knex.KnexTimeoutError);
+  expect((error as Error).message).toMatch(/pool\.validate refused 3 connections in a row/);
+  expect(calls).toBe(3);
+  expect(lifeguardPool(instance).stats().leased).toBe(0);
+});
+
 it("the pg drop-in still refuses an application's second release of a client", async () => {
   const pool = new Pool({ connectionString: db.url, max: 1 });
   cleanups.push(() => pool.end());
