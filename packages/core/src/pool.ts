@@ -4,7 +4,7 @@ import type { Clock } from "./clock.js";
 import { systemClock, turnClock } from "./clock.js";
 import { ConnectAttempt, ConnectGate } from "./connect-gate.js";
 import type { ConnectContext, ConnectorContext, ReleaseDecision } from "./connector.js";
-import { Attempt, Timer } from "./deadline.js";
+import { Timer } from "./deadline.js";
 import type { DestroyReason } from "./entry.js";
 import { PoolEntry } from "./entry.js";
 import {
@@ -24,6 +24,7 @@ import type { LeaseOwner, ReleaseOptions } from "./lease.js";
 import { kLeaseOverdue, kReleaseLease, Lease } from "./lease.js";
 import type { PoolOptions, ResolvedOptions } from "./options.js";
 import { checkNumber, numberOptions, resolveOptions } from "./options.js";
+import { PingCheck } from "./ping-check.js";
 import { trackPool, untrackPool } from "./registry.js";
 import { expiryFor, idleExpired, needsPing, retireReason, unusableReason } from "./retirement.js";
 import { Scheduler } from "./scheduler.js";
@@ -54,30 +55,6 @@ export interface CloseReport {
   /** True when leases were still out at the deadline and their connections were closed anyway. */
   readonly forced: boolean;
   readonly leasesOutstanding: readonly OutstandingLease[];
-}
-
-/** A pre-ping in flight, for one waiter, with its deadline. */
-class PingCheck<C> extends Attempt {
-  readonly entry: PoolEntry<C>;
-  readonly waiter: Waiter<C>;
-  readonly context: ConnectorContext;
-  readonly #onTimeout: (check: PingCheck<C>) => void;
-  constructor(
-    entry: PoolEntry<C>,
-    waiter: Waiter<C>,
-    startedAt: number,
-    base: ConnectorContext,
-    onTimeout: (check: PingCheck<C>) => void,
-  ) {
-    super(startedAt);
-    this.entry = entry;
-    this.waiter = waiter;
-    this.context = { signal: this.controller.signal, clock: base.clock, poolName: base.poolName };
-    this.#onTimeout = onTimeout;
-  }
-  onDue(): void {
-    this.#onTimeout(this);
-  }
 }
 
 const evictOptionRule = {
