@@ -34,7 +34,7 @@ describe("the pool's own timeouts are coded errors", () => {
     await clock.advance(50);
     expect(pings[0]?.result).toBe("timeout");
     expect(pings[0]?.error).toBeInstanceOf(PingTimeoutError);
-    expect((pings[0]?.error as PingTimeoutError).code).toBe("LIFEGUARD_PING_TIMEOUT");
+    expect((pings[0]?.error as PingTimeoutError | undefined)?.code).toBe("LIFEGUARD_PING_TIMEOUT");
     // the caller got a new connection inside its deadline
     expect(next.status).toBe("fulfilled");
   });
