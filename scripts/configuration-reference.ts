@@ -2,8 +2,8 @@
 // drift from the code. Run: pnpm docs:config   (a test fails when the committed file is stale)
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { EnvVariable } from "@lifeguard/core";
-import { describeRule } from "@lifeguard/core";
+import type { EnvVariable } from "@lifeguard/core/internal";
+import { describeRule } from "@lifeguard/core/internal";
 import { pgEnvSchema } from "@lifeguard/pg";
 
 /** pg.Pool's own options the drop-in understands (no environment variable: they are code or pg's). */

@@ -24,14 +24,14 @@ export class ConnectionBag<C> {
   #validating = 0;
   #leased = 0;
   #releasing = 0;
-  #destroyed = 0;
 
   /** Connections that are open (not destroyed). */
   get size(): number {
     return this.#all.size;
   }
 
-  count(state: EntryState): number {
+  /** How many open entries are in `state`. */
+  count(state: Exclude<EntryState, "destroyed">): number {
     switch (state) {
       case "idle":
         return this.#idle;
@@ -41,8 +41,6 @@ export class ConnectionBag<C> {
         return this.#leased;
       case "releasing":
         return this.#releasing;
-      case "destroyed":
-        return this.#destroyed;
       default:
         return state satisfies never;
     }
@@ -109,8 +107,7 @@ export class ConnectionBag<C> {
         this.#releasing += delta;
         break;
       case "destroyed":
-        this.#destroyed += delta;
-        break;
+        break; // destroyed entries leave the bag: nothing counts them
       default:
         state satisfies never;
     }

@@ -1,3 +1,5 @@
+import type { Clock } from "./clock.js";
+
 /** What the connector decided after bringing a session back to clean. */
 export type ReleaseDecision = "keep" | "destroy";
 
@@ -20,23 +22,63 @@ export interface ConnectionInfo {
 }
 
 /**
+ * What every connector call receives: the same shape for `connect`, `ping`, `release` and
+ * `destroy`, so a connector needs no back-references set after construction and arms its timers
+ * on the pool's clock (a test's `ManualClock` then drives them too).
+ */
+export interface ConnectorContext {
+  /**
+   * Aborts when the pool stops waiting for this call: a connect or ping deadline, or `close()`.
+   * For `release` and `destroy` it aborts when `close()` gives up waiting (a forced close).
+   */
+  readonly signal: AbortSignal;
+  /** The pool's clock. */
+  readonly clock: Clock;
+  /** The pool's name, for messages and events. */
+  readonly poolName: string;
+}
+
+/** The context of `connect`: the shared one plus a way to report the new connection's death. */
+export interface ConnectContext extends ConnectorContext {
+  /**
+   * Call when the connection this `connect` opened dies on its own (socket ended, fatal error),
+   * from the driver's `'end'`/`'error'` listeners. An idle connection then leaves the pool at once
+   * instead of at the next check; calls for a leased connection, or after it was destroyed, are
+   * ignored (the borrower's work fails and release retires it). Cheap and idempotent.
+   */
+  readonly connectionLost: (error?: unknown) => void;
+}
+
+/**
  * The only part of a pool that knows the database. `@lifeguard/pg` provides one for PostgreSQL;
- * a stub is enough for tests of the engine.
+ * a stub is enough for tests of the engine. The contract is described in docs/architecture.md
+ * ("The connector contract"). The pool calls a connector through one guard, so a method that
+ * throws instead of rejecting is handled the same way as one that rejects.
  */
 export interface Connector<C> {
-  /** Opens one raw connection. Must honour `signal` (the pool aborts on its deadline and on close). */
-  connect(options: { signal: AbortSignal }): Promise<C>;
+  /**
+   * Opens one raw connection. Must honour `context.signal` (the pool aborts on its deadline and on
+   * close). A rejection classified `'statement'` (see {@link classify}) is the application's error
+   * (an `onConnect` hook that threw, say): the acquire that asked for the connection fails with it
+   * and the database is not treated as unavailable. Any other rejection counts as the database
+   * being unreachable (backoff, then fail-fast).
+   */
+  connect(context: ConnectContext): Promise<C>;
   /** A free, local check: socket ended, fatal error seen. No I/O. */
   isBroken(connection: C): boolean;
-  /** A round trip proving the server still answers; must honour `signal`. */
-  ping(connection: C, options: { signal: AbortSignal }): Promise<void>;
+  /** A round trip proving the server still answers; must honour `context.signal`. */
+  ping(connection: C, context: ConnectorContext): Promise<void>;
   /**
    * Brings the session back to clean (roll back, reset) before the next borrower.
    * Return (or resolve) `'destroy'` when it cannot be reused; a rejection also destroys it.
    */
-  release(connection: C, info: ConnectionInfo): ReleaseDecision | Promise<ReleaseDecision>;
+  release(
+    connection: C,
+    info: ConnectionInfo,
+    context: ConnectorContext,
+  ): ReleaseDecision | Promise<ReleaseDecision>;
   /** Closes the connection. Must not hang: bound it with a timeout if the close can block. */
-  destroy(connection: C): void | Promise<void>;
+  destroy(connection: C, context: ConnectorContext): void | Promise<void>;
   /** Does this error mean the connection is dead? */
   classify(error: unknown): ErrorClass;
   /** Optional counters merged into `pool.stats().connector` (resets, rollbacks, ...). */

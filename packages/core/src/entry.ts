@@ -1,5 +1,7 @@
 import type { ConnectionInfo } from "./connector.js";
-import type { Lease } from "./lease.js";
+import { Deadline } from "./deadline.js";
+import type { Lease, LeaseOwner } from "./lease.js";
+import { kLeaseOverdue } from "./lease.js";
 
 /**
  * Where a pooled connection is in its life. Changed only through {@link ConnectionBag.transition},
@@ -39,8 +41,14 @@ export const destroyReasons: readonly DestroyReason[] = [
   "shutdown",
 ];
 
-/** The per-connection record: everything the pool knows about one connection. @internal */
-export class PoolEntry<C> implements ConnectionInfo {
+/**
+ * The per-connection record: everything the pool knows about one connection. It is also the
+ * current lease's leak watch in the scheduler (a lease is short-lived; the entry holds the state
+ * that would otherwise be allocated per borrow).
+ * @internal
+ */
+export class PoolEntry<C> extends Deadline implements ConnectionInfo {
+  readonly owner: LeaseOwner<C>;
   readonly id: number;
   readonly connection: C;
   readonly createdAt: number;
@@ -60,8 +68,22 @@ export class PoolEntry<C> implements ConnectionInfo {
   lease: Lease<C> | undefined = undefined;
   /** Captured at acquire when leak detection is on; formatted only if read. */
   acquireError: Error | undefined = undefined;
+  /** When the current lease was handed out, on the pool's clock. */
+  leasedAt = 0;
+  /** The current lease was reported as leaked. */
+  leaked = false;
+  /** The lease a forced close() took back: releasing it late is allowed (and does nothing). */
+  revokedLease: Lease<C> | undefined = undefined;
 
-  constructor(id: number, connection: C, createdAt: number, expiresAt: number) {
+  constructor(
+    owner: LeaseOwner<C>,
+    id: number,
+    connection: C,
+    createdAt: number,
+    expiresAt: number,
+  ) {
+    super();
+    this.owner = owner;
     this.id = id;
     this.connection = connection;
     this.createdAt = createdAt;
@@ -72,5 +94,10 @@ export class PoolEntry<C> implements ConnectionInfo {
 
   get acquireStack(): string | undefined {
     return this.acquireError?.stack;
+  }
+
+  /** The leak watch fired. */
+  onDue(now: number): void {
+    this.owner[kLeaseOverdue](this, now);
   }
 }

@@ -12,7 +12,9 @@ export type LifeguardErrorCode =
   | "LIFEGUARD_POOL_CLOSED"
   | "LIFEGUARD_INVALID_OPTION"
   | "LIFEGUARD_LEASE_RELEASED"
-  | "LIFEGUARD_CONNECTION_BUDGET";
+  | "LIFEGUARD_CONNECTION_BUDGET"
+  | "LIFEGUARD_CONNECT_TIMEOUT"
+  | "LIFEGUARD_PING_TIMEOUT";
 
 /**
  * Base class of every error the pool throws. `instanceof` works across duplicate copies of the
@@ -154,6 +156,37 @@ export class ConnectionBudgetError extends LifeguardError {
     super("LIFEGUARD_CONNECTION_BUDGET", message);
     this.needed = needed;
     this.available = available;
+  }
+}
+
+/**
+ * Opening a connection took longer than the acquire deadline. Reaches callers as the `cause` of
+ * `AcquireTimeoutError`/`DatabaseUnavailableError`, and in `connection:create-error` events.
+ */
+export class ConnectTimeoutError extends LifeguardError {
+  static override readonly code = "LIFEGUARD_CONNECT_TIMEOUT" as const;
+  override readonly name = "ConnectTimeoutError";
+  readonly timeoutMillis: number;
+  constructor(poolName: string, timeoutMillis: number) {
+    super(
+      "LIFEGUARD_CONNECT_TIMEOUT",
+      `connect timed out after ${timeoutMillis} ms (pool "${poolName}"): the database did not accept the connection in time (acquireTimeoutMillis).`,
+    );
+    this.timeoutMillis = timeoutMillis;
+  }
+}
+
+/** A pre-ping round trip took longer than `prePing.timeoutMillis`: the abort reason of the ping. */
+export class PingTimeoutError extends LifeguardError {
+  static override readonly code = "LIFEGUARD_PING_TIMEOUT" as const;
+  override readonly name = "PingTimeoutError";
+  readonly timeoutMillis: number;
+  constructor(poolName: string, timeoutMillis: number) {
+    super(
+      "LIFEGUARD_PING_TIMEOUT",
+      `pre-ping timed out after ${timeoutMillis} ms (pool "${poolName}"): the connection is replaced (prePing.timeoutMillis).`,
+    );
+    this.timeoutMillis = timeoutMillis;
   }
 }
 

@@ -1,5 +1,4 @@
 import type { PoolEntry } from "./entry.js";
-import type { Timed } from "./scheduler.js";
 
 /** How a borrower hands a connection back. */
 export interface ReleaseOptions {
@@ -13,10 +12,14 @@ export interface ReleaseOptions {
   error?: unknown;
 }
 
+/** The pool's lease callbacks, keyed by module-private symbols (not part of the public API). */
+export const kReleaseLease = Symbol("lifeguard.releaseLease");
+export const kLeaseOverdue = Symbol("lifeguard.leaseOverdue");
+
 /** What a lease needs from its pool. @internal */
 export interface LeaseOwner<C> {
-  releaseLease(lease: Lease<C>, options: ReleaseOptions | undefined): void;
-  leaseOverdue(lease: Lease<C>, now: number): void;
+  [kReleaseLease](lease: Lease<C>, options: ReleaseOptions | undefined): void;
+  [kLeaseOverdue](entry: PoolEntry<C>, now: number): void;
 }
 
 /**
@@ -28,29 +31,19 @@ export interface LeaseOwner<C> {
  * await lease.connection.query("select 1");
  * ```
  */
-export class Lease<C> implements Timed, AsyncDisposable {
-  /** The raw connection, exactly as the connector opened it. */
-  readonly connection: C;
+export class Lease<C> implements AsyncDisposable {
+  // one field: a lease is made on every acquire, the per-borrow state lives on the entry
   /** @internal */
   readonly entry: PoolEntry<C>;
-  /** @internal when it was handed out, on the pool's clock */
-  readonly leasedAt: number;
-  /** @internal set once the leak detector has reported it */
-  leaked = false;
-  /** @internal set when close() took the connection back by force */
-  revoked = false;
-  /** @internal leak watch */
-  dueAt = 0;
-  /** @internal leak watch */
-  heapIndex = -1;
-  readonly #owner: LeaseOwner<C>;
 
   /** @internal */
-  constructor(owner: LeaseOwner<C>, entry: PoolEntry<C>, leasedAt: number) {
-    this.#owner = owner;
+  constructor(entry: PoolEntry<C>) {
     this.entry = entry;
-    this.connection = entry.connection;
-    this.leasedAt = leasedAt;
+  }
+
+  /** The raw connection, exactly as the connector opened it. */
+  get connection(): C {
+    return this.entry.connection;
   }
 
   /** True once released (or taken back by a forced close). */
@@ -63,17 +56,12 @@ export class Lease<C> implements Timed, AsyncDisposable {
    * could otherwise hand back a connection another caller now holds.
    */
   release(options?: ReleaseOptions): void {
-    this.#owner.releaseLease(this, options);
+    this.entry.owner[kReleaseLease](this, options);
   }
 
   /** Releases the lease unless it already was; for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     if (!this.released) this.release();
     return Promise.resolve();
-  }
-
-  /** @internal leak watch fired */
-  onDue(now: number): void {
-    this.#owner.leaseOverdue(this, now);
   }
 }

@@ -26,7 +26,7 @@ export const defaultTimeBuckets: readonly number[] = Object.freeze([
   30,
 ]);
 
-/** Checks user-given bucket bounds: finite, positive, strictly increasing. @internal */
+/** Checks user-given bucket bounds: finite, positive, strictly increasing. */
 export function checkBuckets(buckets: readonly number[]): readonly number[] {
   if (buckets.length === 0) throw new TypeError("buckets: give at least one upper bound");
   let previous = 0;
@@ -45,7 +45,6 @@ export function checkBuckets(buckets: readonly number[]): readonly number[] {
  * Durations of one kind for one series, aggregated in place: a few comparisons and adds per
  * event, no allocation. Values arrive in milliseconds (the channels' unit) and are compared
  * with bounds converted once, so the hot path does no division.
- * @internal
  */
 export class TimeHistogram {
   readonly #boundsMillis: Float64Array;
@@ -75,7 +74,7 @@ export class TimeHistogram {
   }
 }
 
-/** The counters one series reports (all since its first pool was seen). @internal */
+/** The counters one series reports (all since its first pool was seen). */
 export class SeriesCounters {
   timeouts = 0;
   queueFull = 0;
@@ -137,7 +136,6 @@ export class SeriesCounters {
  * (`carried`) and the series waits for the next pool of that name, so counters stay monotonic
  * across a close-and-recreate. A second open pool with the same name gets a series of its own,
  * `<name>#2` (core warns about the duplicate): series are never merged.
- * @internal
  */
 export class PoolSeries {
   /** The label value: the pool's name, or `<name>#<n>` for a duplicate. */
@@ -166,7 +164,7 @@ export class PoolSeries {
   }
 }
 
-/** One series at collection time. @internal */
+/** One series at collection time. */
 export interface SeriesSnapshot {
   readonly series: PoolSeries;
   /** The open pool's snapshot; undefined when no open pool uses this name now (no gauges then). */
@@ -175,7 +173,7 @@ export interface SeriesSnapshot {
   readonly counters: SeriesCounters;
 }
 
-/** Where durations go when the exporter does not aggregate them in the series. @internal */
+/** Where durations go when the exporter does not aggregate them in the series. */
 export interface DurationSink {
   wait(series: PoolSeries, millis: number): void;
   use(series: PoolSeries, millis: number): void;
@@ -193,7 +191,6 @@ export interface DurationSink {
  * histogram in place. No allocation per event. Exporters that aggregate in place share one
  * tracker per process ({@link sharedPoolSeriesTracker}), so attaching both the Prometheus and the
  * OpenTelemetry exporter costs one subscriber per channel, not two.
- * @internal
  */
 export class PoolSeriesTracker {
   readonly #boundsMillis: Float64Array;
@@ -346,7 +343,6 @@ const kSharedTrackers = Symbol.for("lifeguard.metrics.pool-series-trackers.v1");
 /**
  * The process-wide tracker for these buckets. Call `retain()` to use it and `release()` when
  * done; when the last user releases it, it is dropped and the next exporter starts afresh.
- * @internal
  */
 export function sharedPoolSeriesTracker(buckets: readonly number[]): PoolSeriesTracker {
   const holder = globalThis as { [kSharedTrackers]?: Map<string, PoolSeriesTracker> };

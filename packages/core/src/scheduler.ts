@@ -27,10 +27,6 @@ export class Scheduler {
     this.#clock = clock;
   }
 
-  get size(): number {
-    return this.#heap.length;
-  }
-
   schedule(item: Timed, dueAt: number): void {
     if (item.heapIndex !== -1) this.cancel(item);
     item.dueAt = dueAt;

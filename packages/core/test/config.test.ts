@@ -2,12 +2,10 @@ import { describe, expect, it } from "vitest";
 import {
   createPool,
   defineLifeguardConfig,
-  envName,
   InvalidOptionError,
   lifeguardConfigFromEnv,
-  lifeguardEnvSchema,
-  numberOptions,
 } from "../src/index.js";
+import { envName, lifeguardEnvSchema, numberOptions } from "../src/internal.js";
 import { StubConnector } from "./support/stub-connector.js";
 
 describe("lifeguardConfigFromEnv", () => {

@@ -1,12 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  AcquireTimeoutError,
-  BACKOFF_INITIAL_MILLIS,
-  BACKOFF_MAX_MILLIS,
-  backoffDelay,
-  DatabaseUnavailableError,
-  ManualClock,
-} from "../src/index.js";
+import { AcquireTimeoutError, DatabaseUnavailableError, ManualClock } from "../src/index.js";
+import { BACKOFF_INITIAL_MILLIS, BACKOFF_MAX_MILLIS, backoffDelay } from "../src/internal.js";
 import { listen, setup, track } from "./support/harness.js";
 import { flush, StubConnector } from "./support/stub-connector.js";
 

@@ -1,7 +1,8 @@
 import { inspect } from "node:util";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { PoolStats } from "../src/index.js";
-import { channelNames, channels, listPools } from "../src/index.js";
+import { channelNames, listPools } from "../src/index.js";
+import { channels } from "../src/internal.js";
 import { listen, setup, track } from "./support/harness.js";
 import { flush, StubConnectionError, StubConnector } from "./support/stub-connector.js";
 

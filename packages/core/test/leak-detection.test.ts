@@ -80,7 +80,7 @@ describe("leak detection", () => {
     const lease = await pool.acquire();
     expect(lease.entry.acquireStack).toBeUndefined();
     expect(lease.entry.acquireError).toBeUndefined();
-    expect(lease.heapIndex).toBe(-1); // not in the scheduler
+    expect(lease.entry.heapIndex).toBe(-1); // not in the scheduler
     await clock.advance(24 * 3600_000);
     expect(leaks).toHaveLength(0);
     expect(warn).not.toHaveBeenCalled();
@@ -91,9 +91,9 @@ describe("leak detection", () => {
   it("watches a lease only while it is out", async () => {
     const { pool } = setup({ leakDetectionThresholdMillis: 1000 });
     const lease = await pool.acquire();
-    expect(lease.heapIndex).not.toBe(-1);
+    expect(lease.entry.heapIndex).not.toBe(-1);
     expect(lease.entry.acquireStack).toContain("Error");
     lease.release();
-    expect(lease.heapIndex).toBe(-1);
+    expect(lease.entry.heapIndex).toBe(-1);
   });
 });

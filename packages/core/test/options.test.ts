@@ -1,13 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { PoolOptions } from "../src/index.js";
+import { createPool, InvalidOptionError } from "../src/index.js";
 import {
-  createPool,
   describeRule,
-  InvalidOptionError,
   lifeguardOptionKeys,
   numberOptions,
   prePingOptions,
-} from "../src/index.js";
+} from "../src/internal.js";
 import type { StubConnection } from "./support/stub-connector.js";
 import { StubConnector } from "./support/stub-connector.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { HOUSEKEEPING_INTERVAL_MILLIS } from "../src/index.js";
+import { HOUSEKEEPING_INTERVAL_MILLIS } from "../src/internal.js";
 import { listen, sequence, setup } from "./support/harness.js";
 import { flush } from "./support/stub-connector.js";
 

@@ -2,7 +2,8 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import type { TimerHandle } from "../src/index.js";
-import { HOUSEKEEPING_INTERVAL_MILLIS, ManualClock } from "../src/index.js";
+import { ManualClock } from "../src/index.js";
+import { HOUSEKEEPING_INTERVAL_MILLIS } from "../src/internal.js";
 import { listen, setup, track } from "./support/harness.js";
 import { flush, StubConnector } from "./support/stub-connector.js";
 

@@ -1,4 +1,5 @@
-import { InvalidOptionError, unknownOption } from "@lifeguard/core";
+import { InvalidOptionError } from "@lifeguard/core";
+import { unknownOption } from "@lifeguard/core/internal";
 import type { LifeguardPgOptions, PoolConfig, PoolTestingOptions } from "@lifeguard/pg";
 import { lifeguardPgOptionKeys } from "@lifeguard/pg";
 import type { Knex } from "knex";

@@ -1,4 +1,4 @@
-export { defaultTimeBuckets } from "@lifeguard/core";
+export { defaultTimeBuckets } from "@lifeguard/core/internal";
 export type { InstrumentLifeguardOptions, LifeguardInstrumentation } from "./instrument.js";
 export { instrumentLifeguard } from "./instrument.js";
 export type { LifeguardMetricProducer, LifeguardMetricProducerOptions } from "./metric-producer.js";

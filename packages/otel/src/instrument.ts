@@ -1,5 +1,5 @@
-import type { PoolSeries } from "@lifeguard/core";
-import { checkBuckets, defaultTimeBuckets, PoolSeriesTracker } from "@lifeguard/core";
+import type { PoolSeries } from "@lifeguard/core/internal";
+import { checkBuckets, defaultTimeBuckets, PoolSeriesTracker } from "@lifeguard/core/internal";
 import type {
   BatchObservableCallback,
   Histogram,

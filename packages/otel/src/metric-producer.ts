@@ -1,5 +1,9 @@
-import type { SeriesSnapshot } from "@lifeguard/core";
-import { checkBuckets, defaultTimeBuckets, sharedPoolSeriesTracker } from "@lifeguard/core";
+import type { SeriesSnapshot } from "@lifeguard/core/internal";
+import {
+  checkBuckets,
+  defaultTimeBuckets,
+  sharedPoolSeriesTracker,
+} from "@lifeguard/core/internal";
 import type { Attributes, HrTime } from "@opentelemetry/api";
 import { ValueType } from "@opentelemetry/api";
 import type {

@@ -1,5 +1,6 @@
-import type { DestroyReason, SeriesSnapshot } from "@lifeguard/core";
+import type { DestroyReason } from "@lifeguard/core";
 import { destroyReasons } from "@lifeguard/core";
+import type { SeriesSnapshot } from "@lifeguard/core/internal";
 import type { Attributes } from "@opentelemetry/api";
 
 /** `db.client.connection.pool.name`: on every point. */

@@ -1,5 +1,6 @@
 import type { PoolLike } from "@lifeguard/core";
-import { ConnectionBudgetError, channels, InvalidOptionError } from "@lifeguard/core";
+import { ConnectionBudgetError, InvalidOptionError } from "@lifeguard/core";
+import { channels } from "@lifeguard/core/internal";
 import type pg from "pg";
 
 /**

@@ -1,5 +1,6 @@
-import type { ConfigFromEnvOptions, EnvSchema } from "@lifeguard/core";
-import { configFromEnv, lifeguardEnvSchema } from "@lifeguard/core";
+import type { ConfigFromEnvOptions } from "@lifeguard/core";
+import type { EnvSchema } from "@lifeguard/core/internal";
+import { configFromEnv, lifeguardEnvSchema } from "@lifeguard/core/internal";
 import type { LifeguardPgOptions } from "./options.js";
 import { parseEvictOnSqlState } from "./sqlstate.js";
 

@@ -1,11 +1,12 @@
 import type {
+  ConnectContext,
   ConnectionInfo,
   Connector,
   ErrorClass,
   PoolLike,
   ReleaseDecision,
 } from "@lifeguard/core";
-import { channels } from "@lifeguard/core";
+import { channels } from "@lifeguard/core/internal";
 import type pg from "pg";
 import type { BudgetCheck } from "./budget.js";
 import { redactError } from "./redact.js";
@@ -84,15 +85,20 @@ export class PgConnector implements Connector<pg.Client> {
     };
   }
 
-  async connect({ signal }: { signal: AbortSignal }): Promise<pg.Client> {
+  async connect({ signal, connectionLost }: ConnectContext): Promise<pg.Client> {
     signal.throwIfAborted();
     this.#o.budget?.throwIfRefused();
     const client = new this.#o.Client(this.#o.clientConfig);
     const session = attachSession(client, this.#policy);
     // a client must always have an error listener: an error event without one kills the process
-    client.on("error", (error: Error) => this.#onClientError(client, session, error));
+    client.on("error", (error: Error) => {
+      // an idle client leaves the pool now, before listeners hear of it (as with pg.Pool)
+      connectionLost?.(error);
+      this.#onClientError(client, session, error);
+    });
     client.once("end", () => {
       session.broken = true;
+      connectionLost?.();
     });
     const onAbort = () => destroySocket(client);
     signal.addEventListener("abort", onAbort, { once: true });
@@ -102,11 +108,13 @@ export class PgConnector implements Connector<pg.Client> {
       session.broken = true;
       destroySocket(client);
       if (signal.aborted) {
-        throw new Error(`connecting to PostgreSQL was abandoned: ${describe(signal.reason)}`, {
-          cause: error,
-        });
+        throw databaseError(
+          new Error(`connecting to PostgreSQL was abandoned: ${describe(signal.reason)}`, {
+            cause: error,
+          }),
+        );
       }
-      throw redactError(error, this.#o.secrets);
+      throw databaseError(redactError(error, this.#o.secrets));
     } finally {
       signal.removeEventListener("abort", onAbort);
     }
@@ -123,7 +131,7 @@ export class PgConnector implements Connector<pg.Client> {
     } catch (error) {
       session.broken = true;
       destroySocket(client);
-      throw error;
+      throw databaseError(error);
     }
     session.initializing = true;
     try {
@@ -204,6 +212,8 @@ export class PgConnector implements Connector<pg.Client> {
   }
 
   classify(error: unknown): ErrorClass {
+    if (typeof error === "object" && error !== null && databaseErrors.has(error))
+      return "connection";
     return this.#o.classify(error);
   }
 
@@ -406,6 +416,17 @@ export class PgConnector implements Connector<pg.Client> {
     }
     this.#o.hooks.idleError(error, client);
   }
+}
+
+/**
+ * Errors of opening the session itself (refused, authentication, TLS, budget): the database's, so
+ * the pool backs off and fails fast. A rejection of `connect` not in here (an `onConnect`/`verify`
+ * hook that threw) classifies as the application's error: the acquire fails with it alone.
+ */
+const databaseErrors = new WeakSet<object>();
+function databaseError<E>(error: E): E {
+  if (typeof error === "object" && error !== null) databaseErrors.add(error);
+  return error;
 }
 
 /** The `query` of the first class above the tracking subclass. */

@@ -1,5 +1,6 @@
 import type { LifeguardOptions } from "@lifeguard/core";
-import { InvalidOptionError, lifeguardOptionKeys, unknownOption } from "@lifeguard/core";
+import { InvalidOptionError } from "@lifeguard/core";
+import { lifeguardOptionKeys, unknownOption } from "@lifeguard/core/internal";
 import type pg from "pg";
 import type { ConnectionBudget } from "./budget.js";
 import { parseBudget } from "./budget.js";

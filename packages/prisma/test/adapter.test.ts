@@ -1,4 +1,5 @@
-import { BACKOFF_MAX_MILLIS, InvalidOptionError, ManualClock } from "@lifeguard/core";
+import { InvalidOptionError, ManualClock } from "@lifeguard/core";
+import { BACKOFF_MAX_MILLIS } from "@lifeguard/core/internal";
 import { Pool } from "@lifeguard/pg";
 import { startFaultProxy, withClient } from "@lifeguard/test-fixtures";
 import { PrismaPg } from "@prisma/adapter-pg";

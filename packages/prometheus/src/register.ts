@@ -1,10 +1,11 @@
-import type { DestroyReason, PoolStats, SeriesCounters, SeriesSnapshot } from "@lifeguard/core";
+import type { DestroyReason, PoolStats } from "@lifeguard/core";
+import { destroyReasons } from "@lifeguard/core";
+import type { SeriesCounters, SeriesSnapshot } from "@lifeguard/core/internal";
 import {
   checkBuckets,
   defaultTimeBuckets,
-  destroyReasons,
   sharedPoolSeriesTracker,
-} from "@lifeguard/core";
+} from "@lifeguard/core/internal";
 import type { OpenMetricsContentType, PrometheusContentType, Registry } from "prom-client";
 import { Counter, Gauge, register as globalRegister } from "prom-client";
 import type { SeriesLabelsOf, TimeSource } from "./time-histogram-metric.js";

@@ -1,4 +1,4 @@
-import type { PoolSeries, TimeHistogram } from "@lifeguard/core";
+import type { PoolSeries, TimeHistogram } from "@lifeguard/core/internal";
 import type { OpenMetricsContentType, PrometheusContentType, Registry } from "prom-client";
 import { Histogram } from "prom-client";
 

@@ -10,7 +10,6 @@ import {
   setupDb,
   THROUGHPUT_METRICS_NOTE,
   throughputMetrics,
-  withConstructionWarmup,
 } from "../db/shared.js";
 import type { PgContender } from "../pg/contenders.js";
 import { lifeguard as pgSuiteLifeguard, pgPool as pgSuitePgPool } from "../pg/contenders.js";
@@ -96,7 +95,7 @@ network, with TLS and SCRAM, each new connection costs several more round trips.
     { id: "c1", label: "concurrency 1", params: { concurrency: 1 } },
     { id: "c16", label: "concurrency 16", params: { concurrency: 16 } },
   ],
-  contenders: [lifeguard, pgPool, newClient].map((c) => withConstructionWarmup(c)),
+  contenders: [lifeguard, pgPool, newClient],
   metrics: throughputMetrics,
   subject: "lifeguard",
   chart: { title: "SELECT 1, queries per second: a pool vs a new connection per query" },

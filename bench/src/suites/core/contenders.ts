@@ -10,6 +10,7 @@ import {
   withGenericStubPool,
   withLifeguardStubPool,
   withPgStubPool,
+  withPools,
   withTarnStubPool,
 } from "./pools.js";
 import type { StubConnection, StubPgClient } from "./stubs.js";
@@ -19,6 +20,8 @@ export { POOL_SIZE } from "./pools.js";
 
 export interface CoreParams {
   readonly concurrency: number;
+  /** Live pools the loops share, each loop cycling through them round-robin (1 when absent). */
+  readonly pools?: number;
 }
 
 type CoreContender = Contender<CoreParams>;
@@ -28,19 +31,19 @@ function sample(result: { perSecond: number; nsPerOperation: number }): Sample {
 }
 
 /**
- * One sample of a pool from pools.ts: `concurrency` loops of the contender's own `worker` on it.
- * Shared set-up only: `worker` is called once per loop, and the cycles run inside it.
+ * One sample of `count` live pools from pools.ts: `concurrency` loops of the contender's own
+ * `worker` on them. Shared set-up only: `worker` is called once per loop, and the cycles run inside it.
  */
 async function measurePool<P>(
-  withPool: (use: (pool: P) => Promise<Sample>) => Promise<Sample>,
-  worker: (pool: P, stopAt: number) => Promise<number>,
-  concurrency: number,
+  withPool: <R>(use: (pool: P) => Promise<R>) => Promise<R>,
+  worker: (pools: readonly P[], stopAt: number) => Promise<number>,
+  params: CoreParams,
   context: Pick<RunContext<unknown>, "durationMillis">,
 ): Promise<Sample> {
-  return withPool(async (pool) =>
+  return withPools(withPool, params.pools ?? 1, async (pools) =>
     sample(
-      await measureThroughput(concurrency, context.durationMillis, (stopAt) =>
-        worker(pool, stopAt),
+      await measureThroughput(params.concurrency, context.durationMillis, (stopAt) =>
+        worker(pools, stopAt),
       ),
     ),
   );
@@ -52,10 +55,16 @@ async function measurePool<P>(
 // -------------------------------------------------------------------------------------------------
 // Lifeguard
 
-async function lifeguardWorker(pool: Pool<StubConnection>, stopAt: number): Promise<number> {
+async function lifeguardWorker(
+  pools: readonly Pool<StubConnection>[],
+  stopAt: number,
+): Promise<number> {
   let cycles = 0;
+  let next = 0;
   do {
     for (let i = 0; i < CLOCK_CHECK_EVERY; i++) {
+      const pool = pools[next] as Pool<StubConnection>;
+      next = next + 1 === pools.length ? 0 : next + 1;
       const lease = await pool.acquire();
       lease.release();
     }
@@ -73,8 +82,8 @@ export const lifeguard: CoreContender = {
     "(so the free `isBroken` check and the lifetime check run on every borrow, the round trip is skipped), default " +
     "`maxLifetimeSeconds` (1800), leak detection off, and a `diagnostics_channel` subscriber on " +
     "`lifeguard:connection:acquire` and `lifeguard:connection:release` that reads each payload.",
-  async run({ concurrency }, context) {
-    return sample(await runLifeguard(concurrency, context));
+  async run(params, context) {
+    return sample(await runLifeguard(params.concurrency, context, params.pools ?? 1));
   },
 };
 
@@ -82,11 +91,12 @@ export const lifeguard: CoreContender = {
 export async function runLifeguard(
   concurrency: number,
   context: Pick<RunContext<unknown>, "durationMillis">,
+  poolCount = 1,
 ) {
   subscribeMetrics();
-  return withLifeguardStubPool((pool) =>
+  return withPools(withLifeguardStubPool, poolCount, (pools) =>
     measureThroughput(concurrency, context.durationMillis, (stopAt) =>
-      lifeguardWorker(pool, stopAt),
+      lifeguardWorker(pools, stopAt),
     ),
   );
 }
@@ -94,10 +104,16 @@ export async function runLifeguard(
 // -------------------------------------------------------------------------------------------------
 // pg-pool (the pool inside pg.Pool)
 
-async function pgPoolWorker(pool: PgPool<StubPgClient>, stopAt: number): Promise<number> {
+async function pgPoolWorker(
+  pools: readonly PgPool<StubPgClient>[],
+  stopAt: number,
+): Promise<number> {
   let cycles = 0;
+  let next = 0;
   do {
     for (let i = 0; i < CLOCK_CHECK_EVERY; i++) {
+      const pool = pools[next] as PgPool<StubPgClient>;
+      next = next + 1 === pools.length ? 0 : next + 1;
       const client = await pool.connect();
       client.release();
     }
@@ -113,17 +129,22 @@ export const pgPool: CoreContender = {
   note:
     "`new Pool({ max: 10 }, StubPgClient)`, otherwise pg's defaults (`idleTimeoutMillis` 10000, no connection timeout); " +
     "the stub client is an `EventEmitter` whose `connect(cb)` calls back in a microtask.",
-  run: ({ concurrency }, context) =>
-    measurePool(withPgStubPool, pgPoolWorker, concurrency, context),
+  run: (params, context) => measurePool(withPgStubPool, pgPoolWorker, params, context),
 };
 
 // -------------------------------------------------------------------------------------------------
 // tarn (the pool inside Knex)
 
-async function tarnWorker(pool: TarnPool<StubConnection>, stopAt: number): Promise<number> {
+async function tarnWorker(
+  pools: readonly TarnPool<StubConnection>[],
+  stopAt: number,
+): Promise<number> {
   let cycles = 0;
+  let next = 0;
   do {
     for (let i = 0; i < CLOCK_CHECK_EVERY; i++) {
+      const pool = pools[next] as TarnPool<StubConnection>;
+      next = next + 1 === pools.length ? 0 : next + 1;
       const connection = await pool.acquire().promise;
       pool.release(connection);
     }
@@ -139,20 +160,22 @@ export const tarn: CoreContender = {
   note:
     "`new Pool({ create, destroy, validate, min: 0, max: 10 })`, otherwise tarn's defaults; `create` resolves " +
     "a stub at once, `validate` is the same `isBroken` check Lifeguard's connector does.",
-  run: ({ concurrency }, context) =>
-    measurePool(withTarnStubPool, tarnWorker, concurrency, context),
+  run: (params, context) => measurePool(withTarnStubPool, tarnWorker, params, context),
 };
 
 // -------------------------------------------------------------------------------------------------
 // generic-pool
 
 async function genericPoolWorker(
-  pool: genericPool.Pool<StubConnection>,
+  pools: readonly genericPool.Pool<StubConnection>[],
   stopAt: number,
 ): Promise<number> {
   let cycles = 0;
+  let next = 0;
   do {
     for (let i = 0; i < CLOCK_CHECK_EVERY; i++) {
+      const pool = pools[next] as genericPool.Pool<StubConnection>;
+      next = next + 1 === pools.length ? 0 : next + 1;
       const connection = await pool.acquire();
       void pool.release(connection);
     }
@@ -168,8 +191,7 @@ export const genericPoolContender: CoreContender = {
   note:
     "`createPool({ create, destroy, validate }, { max: 10, min: 0 })`, otherwise generic-pool's defaults " +
     "(`testOnBorrow` off, no evictor); `validate` is the same `isBroken` check.",
-  run: ({ concurrency }, context) =>
-    measurePool(withGenericStubPool, genericPoolWorker, concurrency, context),
+  run: (params, context) => measurePool(withGenericStubPool, genericPoolWorker, params, context),
 };
 
 // -------------------------------------------------------------------------------------------------

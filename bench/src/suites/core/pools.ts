@@ -15,6 +15,23 @@ import { isBroken, openStub, StubPgClient, stubConnector } from "./stubs.js";
 /** Pool size for every contender. */
 export const POOL_SIZE = 10;
 
+/** `count` live pools from one of the builders below, all open for the whole of `use`. */
+export async function withPools<P, T>(
+  withPool: <R>(use: (pool: P) => Promise<R>) => Promise<R>,
+  count: number,
+  use: (pools: readonly P[]) => Promise<T>,
+): Promise<T> {
+  const pools: P[] = [];
+  const open = async (): Promise<T> => {
+    if (pools.length === count) return use(pools);
+    return withPool(async (pool) => {
+      pools.push(pool);
+      return open();
+    });
+  };
+  return open();
+}
+
 /** `createPool({ connector, max: 10, leakDetectionThresholdMillis: 0 })`: Lifeguard's defaults otherwise. */
 export async function withLifeguardStubPool<T>(
   use: (pool: Pool<StubConnection>) => Promise<T>,

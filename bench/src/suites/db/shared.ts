@@ -8,7 +8,6 @@ import { measureThroughput } from "../../framework/throughput.js";
 import type { Metric, Sample, SuiteSetup } from "../../framework/types.js";
 
 export { subscribeMetrics } from "../shared/subscriber.js";
-export { withConstructionWarmup } from "../shared/warmup.js";
 
 /** Handed to every contender: where the database is. */
 export interface DbState {

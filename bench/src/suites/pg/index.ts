@@ -1,12 +1,6 @@
 import type { BenchCase, Suite } from "../../framework/types.js";
 import type { DbState } from "../db/shared.js";
-import {
-  POOL_SIZE,
-  setupDb,
-  THROUGHPUT_METRICS_NOTE,
-  throughputMetrics,
-  withConstructionWarmup,
-} from "../db/shared.js";
+import { POOL_SIZE, setupDb, THROUGHPUT_METRICS_NOTE, throughputMetrics } from "../db/shared.js";
 import type { PgParams } from "./contenders.js";
 import {
   lifeguard,
@@ -24,7 +18,7 @@ const contenders = [
   pgPool,
   rawClients,
   postgresJs,
-].map((c) => withConstructionWarmup(c));
+];
 
 /**
  * The reset-'always' configurations against pg.Pool in every case, and the Lifeguard

@@ -1,4 +1,10 @@
-import type { ConnectionInfo, Connector, ErrorClass, ReleaseDecision } from "../../src/index.js";
+import type {
+  ConnectContext,
+  ConnectionInfo,
+  Connector,
+  ErrorClass,
+  ReleaseDecision,
+} from "../../src/index.js";
 
 /** A fake connection: plain state the tests flip. */
 export interface StubConnection {
@@ -14,6 +20,14 @@ export interface StubConnection {
 /** An error the stub classifies as a dead connection. */
 export class StubConnectionError extends Error {
   readonly kind = "connection";
+}
+
+/**
+ * An error the stub classifies as the application's (an `onConnect` hook that threw): a connect
+ * failing with it is not the database being down.
+ */
+export class StubStatementError extends Error {
+  readonly kind = "statement";
 }
 
 interface Deferred<T> {
@@ -60,11 +74,17 @@ export class StubConnector implements Connector<StubConnection> {
   readonly releaseInfos: ConnectionInfo[] = [];
   /** Calls the pool should never make: ping/release/destroy of a connection already destroyed. */
   readonly misuse: string[] = [];
+  /** The context of every connect, in order (tests call `connectionLost` through it). */
+  readonly connectContexts: ConnectContext[] = [];
+  /** Errors connects failed with: the database's, unless a {@link StubStatementError}. */
+  readonly #connectErrors = new WeakSet<object>();
   #nextId = 1;
 
-  connect({ signal }: { signal: AbortSignal }): Promise<StubConnection> {
+  connect(context: ConnectContext): Promise<StubConnection> {
+    const { signal } = context;
     this.connectAttempts++;
-    if (this.mode === "fail") return Promise.reject(this.failure);
+    this.connectContexts.push(context);
+    if (this.mode === "fail") return Promise.reject(this.#connectError(this.failure));
     if (this.mode === "ok") return Promise.resolve(this.#open());
     const d = deferred<StubConnection>();
     this.pendingConnects.push(d);
@@ -94,7 +114,12 @@ export class StubConnector implements Connector<StubConnection> {
   failConnect(error: unknown = this.failure): void {
     const d = this.pendingConnects.shift();
     if (d === undefined) throw new Error("no pending connect");
-    d.reject(error);
+    d.reject(this.#connectError(error));
+  }
+
+  #connectError(error: unknown): unknown {
+    if (typeof error === "object" && error !== null) this.#connectErrors.add(error);
+    return error;
   }
 
   isBroken(connection: StubConnection): boolean {
@@ -163,7 +188,12 @@ export class StubConnector implements Connector<StubConnection> {
   }
 
   classify(error: unknown): ErrorClass {
-    return error instanceof StubConnectionError ? "connection" : "statement";
+    if (error instanceof StubStatementError) return "statement";
+    if (error instanceof StubConnectionError) return "connection";
+    // a connect that failed for another reason: the database refused it
+    return typeof error === "object" && error !== null && this.#connectErrors.has(error)
+      ? "connection"
+      : "statement";
   }
 
   /** Connections opened and not yet destroyed. */

@@ -5,12 +5,12 @@
  */
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import {
-  backoffDelay,
   type ConnectionCreateErrorEvent,
   channelNames,
   DatabaseUnavailableError,
   ManualClock,
 } from "@lifeguard/core";
+import { backoffDelay } from "@lifeguard/core/internal";
 import { usePrivateServer } from "@lifeguard/test-fixtures";
 import pg from "pg";
 import { afterEach, describe, expect, it, vi } from "vitest";

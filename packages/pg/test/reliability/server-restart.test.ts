@@ -4,7 +4,8 @@
  * against the 1 s target, not asserted); `total ≤ max` at every sample.
  */
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
-import { backoffDelay, channelNames, DatabaseUnavailableError } from "@lifeguard/core";
+import { channelNames, DatabaseUnavailableError } from "@lifeguard/core";
+import { backoffDelay } from "@lifeguard/core/internal";
 import { usePrivateServer } from "@lifeguard/test-fixtures";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";

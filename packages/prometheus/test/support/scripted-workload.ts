@@ -4,7 +4,8 @@
  * Every duration is exact: time moves only when the script moves it.
  */
 import type { ConnectionInfo, Pool, PoolLike, ReleaseDecision } from "@lifeguard/core";
-import { channels, createPool, ManualClock } from "@lifeguard/core";
+import { createPool, ManualClock } from "@lifeguard/core";
+import { channels } from "@lifeguard/core/internal";
 import type { StubConnection } from "../../../core/test/support/stub-connector.js";
 import { flush, StubConnector } from "../../../core/test/support/stub-connector.js";
 

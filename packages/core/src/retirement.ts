@@ -1,0 +1,86 @@
+import type { ErrorClass } from "./connector.js";
+import type { DestroyReason, PoolEntry } from "./entry.js";
+
+/**
+ * When a connection must leave the pool: pure decisions over an entry's record and the facts the
+ * pool gathered (the connector's local check, the borrower's error class). No I/O, no state
+ * changes: the pool acts on the reason returned. See docs/architecture.md ("Life of a connection").
+ */
+
+/** Why an idle connection must not be lent, if it must not. */
+export function unusableReason(
+  entry: PoolEntry<unknown>,
+  broken: boolean,
+  now: number,
+): DestroyReason | undefined {
+  if (broken) return "broken";
+  if (entry.evictReason !== undefined) return entry.evictReason;
+  if (now >= entry.expiresAt) return "lifetime";
+  return undefined;
+}
+
+/**
+ * Why a connection coming back from a borrower must be closed instead of reused, if it must.
+ * (Positional arguments, not an object of facts: this runs on every release.)
+ *
+ * @param destroyRequested the borrower asked for it: `release({ destroy: true })`
+ * @param errorClass how the borrower's error classified; undefined when it passed none
+ * @param broken the connector's free local check
+ */
+export function retireReason(
+  entry: PoolEntry<unknown>,
+  poolOpen: boolean,
+  destroyRequested: boolean,
+  errorClass: ErrorClass | "unknown" | undefined,
+  broken: boolean,
+  maxUses: number,
+  now: number,
+): DestroyReason | undefined {
+  if (!poolOpen) return "shutdown";
+  if (destroyRequested) return "released-destroy";
+  // a connection error: failover, restart; "unknown": cannot tell whether it is alive
+  if (errorClass === "connection" || errorClass === "unknown") return "error";
+  if (broken) return "broken";
+  if (entry.evictReason !== undefined) return entry.evictReason;
+  if (now >= entry.expiresAt) return "lifetime";
+  if (entry.uses >= maxUses) return "max-uses";
+  return undefined;
+}
+
+/** Idle past `idleTimeoutMillis` (0 = never); the pool also keeps `min` open. */
+export function idleExpired(
+  entry: PoolEntry<unknown>,
+  idleTimeoutMillis: number,
+  now: number,
+): boolean {
+  return idleTimeoutMillis > 0 && now - entry.idleSince >= idleTimeoutMillis;
+}
+
+/**
+ * Whether lending needs a round trip first: the entry is suspect, or it was last proven good
+ * `bypassWindowMillis` or longer ago (0 pings every borrow).
+ */
+export function needsPing(
+  entry: PoolEntry<unknown>,
+  prePing: false | { readonly bypassWindowMillis: number },
+  now: number,
+): boolean {
+  return (
+    prePing !== false && (entry.needsPing || now - entry.lastUsedAt >= prePing.bypassWindowMillis)
+  );
+}
+
+/**
+ * When a connection opened at `now` must retire: negative jitter only, so none outlives
+ * `maxLifetimeSeconds` and they never expire together. Infinity when the lifetime is 0.
+ */
+export function expiryFor(
+  now: number,
+  maxLifetimeSeconds: number,
+  jitter: number,
+  random: () => number,
+): number {
+  const lifetime = maxLifetimeSeconds * 1000;
+  if (lifetime === 0) return Number.POSITIVE_INFINITY;
+  return now + lifetime * (1 - jitter * random());
+}
