@@ -172,7 +172,8 @@ export class PgConnector implements Connector<pg.Client> {
       // the application's set-up failed on a live connection: its error, not the database's
       const hookError = session.broken ? error : markHookError(error);
       session.broken = true;
-      await this.destroy(client);
+      // never lent, so no 'remove' event (pg.Pool emits none either)
+      await this.#close(client);
       throw hookError;
     } finally {
       session.initializing = false;
@@ -230,6 +231,12 @@ export class PgConnector implements Connector<pg.Client> {
   }
 
   async destroy(client: pg.Client): Promise<void> {
+    await this.#close(client);
+    this.#o.hooks.removed(client);
+  }
+
+  /** Closes politely, bounded; then drops the socket whatever happened. */
+  async #close(client: pg.Client): Promise<void> {
     const session = sessionOf(client);
     if (session !== undefined) session.broken = true;
     try {
@@ -241,7 +248,6 @@ export class PgConnector implements Connector<pg.Client> {
       // already gone
     }
     destroySocket(client);
-    this.#o.hooks.removed(client);
   }
 
   classify(error: unknown): ErrorClass {

@@ -1,5 +1,5 @@
 import { InvalidOptionError } from "@lifeguard/core";
-import type pg from "pg";
+import pg from "pg";
 import { passwordInUrl } from "./redact.js";
 
 type ClientClass = new (config?: pg.ClientConfig) => pg.Client;
@@ -47,7 +47,8 @@ export function checkClientTarget(
     );
   }
   const user = (probe as { user?: unknown }).user;
-  if (user === undefined || user === null || user === "") {
+  // a Client that is not pg's own may take its user from elsewhere
+  if (probe instanceof pg.Client && (user === undefined || user === null || user === "")) {
     throw new InvalidOptionError(
       "user",
       `No PostgreSQL user name: pass "connectionString" (postgres://user:password@host:5432/database) or "user" (and "host"), or set PGUSER. pg would otherwise send an empty user name and the server would refuse it.`,

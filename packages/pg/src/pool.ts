@@ -94,8 +94,9 @@ export class Pool extends pg.Pool {
       hooks: {
         connected: async (client) => {
           this.#log("new client connected");
-          this.emit("connect", client);
+          // pg.Pool's order: onConnect, then the 'connect' event, then verify
           if (split.onConnect !== undefined) await split.onConnect(client);
+          this.emit("connect", client);
           const verify = split.verify;
           if (verify !== undefined) {
             await new Promise<void>((resolve, reject) =>
@@ -297,7 +298,8 @@ export class Pool extends pg.Pool {
 
   /** The one borrow path, for `connect()` and `query()` alike. */
   #acquire(options: AcquireOptions | undefined): Promise<LifeguardPoolClient> {
-    if (this.#ending) return Promise.reject(new PoolClosedError(this.lifeguard.name));
+    if (this.#ending)
+      return Promise.reject(pgPoolCompatible(new PoolClosedError(this.lifeguard.name)));
     const borrowing = this.#borrow(options);
     // a query's whole run counts as accepted work, not only its borrow
     this.#borrowing.add(borrowing);
@@ -371,16 +373,20 @@ export class Pool extends pg.Pool {
 }
 
 /**
- * pg.Pool's acquire timeout says "timeout exceeded when trying to connect", and code matches on
- * it: Lifeguard's message keeps that phrase in front of its own.
+ * pg.Pool's errors say "timeout exceeded when trying to connect" and "Cannot use a pool after
+ * calling end on the pool", and code matches on them: Lifeguard's messages keep those phrases in
+ * front of their own (the codes stay Lifeguard's).
  */
 function pgPoolCompatible(error: unknown): unknown {
   if (error instanceof AcquireTimeoutError && !error.message.startsWith(PG_TIMEOUT)) {
     error.message = `${PG_TIMEOUT}: ${error.message}`;
+  } else if (error instanceof PoolClosedError && !error.message.startsWith(PG_ENDED)) {
+    error.message = `${PG_ENDED}: ${error.message}`;
   }
   return error;
 }
 const PG_TIMEOUT = "timeout exceeded when trying to connect";
+const PG_ENDED = "Cannot use a pool after calling end on the pool";
 
 Object.defineProperties(Pool.prototype, {
   totalCount: {
