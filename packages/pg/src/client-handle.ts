@@ -65,7 +65,9 @@ const traps: Pick<HandleTraps, "get" | "set"> = {
     }
     const value = Reflect.get(target, prop, target);
     if (typeof value !== "function") return value;
-    if (typeof prop === "string" && this.lease.released) return refusal(this.poolName, prop);
+    // Object's own (constructor, toString, ...) are not operations on the connection
+    if (typeof prop === "string" && this.lease.released && !(prop in Object.prototype))
+      return refusal(this.poolName, prop);
     if (prop === "query") {
       this.query ??= queryNoting(this, target);
       return this.query;

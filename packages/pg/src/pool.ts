@@ -374,14 +374,15 @@ export class Pool extends pg.Pool {
 
 /**
  * pg.Pool's errors say "timeout exceeded when trying to connect" and "Cannot use a pool after
- * calling end on the pool", and code matches on them: Lifeguard's messages keep those phrases in
- * front of their own (the codes stay Lifeguard's).
+ * calling end on the pool", and code matches on them: Lifeguard's messages carry those phrases
+ * too (the codes stay Lifeguard's).
  */
 function pgPoolCompatible(error: unknown): unknown {
-  if (error instanceof AcquireTimeoutError && !error.message.startsWith(PG_TIMEOUT)) {
-    error.message = `${PG_TIMEOUT}: ${error.message}`;
-  } else if (error instanceof PoolClosedError && !error.message.startsWith(PG_ENDED)) {
-    error.message = `${PG_ENDED}: ${error.message}`;
+  // appended, so messages still start with Lifeguard's own text (adapters build on it)
+  if (error instanceof AcquireTimeoutError && !error.message.includes(PG_TIMEOUT)) {
+    error.message = `${error.message} (pg.Pool: ${PG_TIMEOUT})`;
+  } else if (error instanceof PoolClosedError && !error.message.includes(PG_ENDED)) {
+    error.message = `${error.message} (pg.Pool: ${PG_ENDED})`;
   }
   return error;
 }
