@@ -282,6 +282,28 @@ describe.each(both)("%s: events", (impl) => {
     await vi.waitFor(() => expect(errors).toHaveLength(1));
     expect(errors[0]).toMatchObject({ code: "57P01" });
   });
+
+  it("'error' passes (error, client) and 'release' passes the error given to release(err)", async () => {
+    const pool = make(impl, { max: 1 });
+    const events: unknown[][] = [];
+    pool.on("release", (error, client) => events.push([error, client]));
+    const client = await pool.connect();
+    const failure = new Error("the borrower's failure");
+    client.release(failure);
+    expect(events).toEqual([[failure, client]]);
+    const idleErrors: unknown[][] = [];
+    pool.on("error", (error, idle) => idleErrors.push([error, idle]));
+    const next = await pool.connect();
+    const pid = await pidOf(next);
+    next.release();
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    await admin.query("select pg_terminate_backend($1)", [pid]);
+    await admin.end();
+    await vi.waitFor(() => expect(idleErrors).toHaveLength(1));
+    expect(idleErrors[0]?.[1]).toBeInstanceOf(pg.Client);
+    expect((idleErrors[0]?.[1] as { processID: number }).processID).toBe(pid);
+  });
 });
 
 describe("errors thrown inside callbacks are uncaughtExceptions, as with pg.Pool (issue 15.6)", () => {
@@ -318,5 +340,15 @@ describe("connection errors: pg.Pool passes the driver's error, Lifeguard wraps 
     await pool.end();
     expect(error.code).toBe("LIFEGUARD_DB_UNAVAILABLE");
     expect(error.cause?.code).toBe("ECONNREFUSED");
+  });
+});
+
+describe("min: pg.Pool keeps it but never opens it; Lifeguard opens it at start (documented)", () => {
+  it("side by side", async () => {
+    const pgPool = make("pg.Pool", { min: 2, max: 4 });
+    const pool = make("Lifeguard", { min: 2, max: 4 });
+    await (pool as unknown as Pool).warmup();
+    expect(pool.totalCount).toBe(2);
+    expect(pgPool.totalCount).toBe(0);
   });
 });
