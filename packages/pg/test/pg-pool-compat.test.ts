@@ -302,7 +302,7 @@ describe.each(both)("%s: events", (impl) => {
     await admin.end();
     await vi.waitFor(() => expect(idleErrors).toHaveLength(1));
     expect(idleErrors[0]?.[1]).toBeInstanceOf(pg.Client);
-    expect((idleErrors[0]?.[1] as { processID: number }).processID).toBe(pid);
+    expect(idleErrors[0]?.[1]).toMatchObject({ processID: pid });
   });
 });
 
