@@ -1,6 +1,8 @@
 import type { Lease } from "@lifeguard/core";
 import { LeaseReleasedError } from "@lifeguard/core";
 import type pg from "pg";
+import { listenedChannels } from "./listen-channels.js";
+import { sessionOf } from "./session.js";
 
 /** A client as the pool hands it out: a real pg Client with `release()` and `await using`. */
 export type LifeguardPoolClient = pg.PoolClient & AsyncDisposable;
@@ -12,24 +14,41 @@ export type ReleaseHandler = (
   handle: LifeguardPoolClient,
 ) => void;
 
+type Listener = (...args: unknown[]) => void;
+
 interface HandleTraps extends ProxyHandler<pg.Client> {
   lease: Lease<pg.Client>;
   poolName: string;
   onRelease: ReleaseHandler;
   release?: (error?: unknown) => void;
   dispose?: () => Promise<void>;
+  query?: (...args: unknown[]) => unknown;
+  /** Listeners this lease added, as added to the client: they leave with the lease. */
+  listeners: { event: string | symbol; listener: Listener; added: Listener }[];
+  /** Channels this lease ran LISTEN on: its 'notification' listeners hear only those. */
+  channels: Set<string>;
+  /** The methods that add or remove listeners, bound to this lease. */
+  methods: Map<PropertyKey, unknown>;
 }
 
 const kBound = Symbol("lifeguard.boundMethods");
 type WithBound = pg.Client & { [kBound]?: Map<PropertyKey, { fn: unknown; bound: unknown }> };
 
+const adders = new Set(["on", "addListener", "once", "prependListener", "prependOnceListener"]);
+const removers = new Set(["off", "removeListener"]);
+
+/** Handles that are still out, for {@link endHandle}. */
+const handlers = new WeakMap<object, HandleTraps>();
+
 /**
  * Each lease hands out its own view of the client (a Proxy over the real pg Client, so
  * `instanceof pg.Client` holds and every method works unchanged) carrying that lease's
- * `release`. A stale handle, kept from an earlier lease, can therefore never release, or query on,
- * the lease of whoever holds the client now: both throw `LeaseReleasedError`.
+ * `release`. A stale handle, kept from an earlier lease, refuses every method (`query`, `end`,
+ * `on`, ...) with `LeaseReleasedError` naming the operation: it can never touch the lease of
+ * whoever holds the client now. Listeners added through a handle are removed when its lease
+ * ends, and its 'notification' listeners hear only the channels this lease listened on.
  */
-const traps: Omit<HandleTraps, "lease" | "poolName" | "onRelease"> = {
+const traps: Pick<HandleTraps, "get" | "set"> = {
   get(this: HandleTraps, target, prop, receiver) {
     if (prop === "release") {
       this.release ??= (error?: unknown) =>
@@ -44,14 +63,27 @@ const traps: Omit<HandleTraps, "lease" | "poolName" | "onRelease"> = {
       };
       return this.dispose;
     }
-    if (prop === "query" && this.lease.released) {
-      const poolName = this.poolName;
-      return () => {
-        throw new LeaseReleasedError(poolName);
-      };
-    }
     const value = Reflect.get(target, prop, target);
-    return typeof value === "function" ? boundMethod(target as WithBound, prop, value) : value;
+    if (typeof value !== "function") return value;
+    // Object's own (constructor, toString, ...) are not operations on the connection
+    if (typeof prop === "string" && this.lease.released && !(prop in Object.prototype))
+      return refusal(this.poolName, prop);
+    if (prop === "query") {
+      this.query ??= queryNoting(this, target);
+      return this.query;
+    }
+    if (
+      typeof prop === "string" &&
+      (adders.has(prop) || removers.has(prop) || prop === "removeAllListeners")
+    ) {
+      let method = this.methods.get(prop);
+      if (method === undefined) {
+        method = listenerMethod(this, target, prop, receiver);
+        this.methods.set(prop, method);
+      }
+      return method;
+    }
+    return boundMethod(target as WithBound, prop, value as (...args: unknown[]) => unknown);
   },
   set(target, prop, value) {
     return Reflect.set(target, prop, value, target);
@@ -68,7 +100,115 @@ export function createClientHandle(
   handler.lease = lease;
   handler.poolName = poolName;
   handler.onRelease = onRelease;
-  return new Proxy(lease.connection, handler) as unknown as LifeguardPoolClient;
+  handler.listeners = [];
+  handler.channels = new Set();
+  handler.methods = new Map();
+  const handle = new Proxy(lease.connection, handler) as unknown as LifeguardPoolClient;
+  handlers.set(handle, handler);
+  return handle;
+}
+
+/** The lease behind a handle is ending: the listeners it added leave the client. @internal */
+export function endHandle(handle: LifeguardPoolClient, client: pg.Client): void {
+  const handler = handlers.get(handle);
+  if (handler === undefined) return;
+  for (const { event, added } of handler.listeners.splice(0)) client.removeListener(event, added);
+  handler.channels.clear();
+}
+
+function refusal(poolName: string, prop: string): () => never {
+  return () => {
+    const error = new LeaseReleasedError(poolName);
+    error.message = `client.${prop}() was called on a client whose lease was already released to pool "${poolName}"; the connection may now belong to another caller, so it was not touched. Borrow a client with pool.connect() and use that one.`;
+    throw error;
+  };
+}
+
+/** `query`, noting the channels a LISTEN subscribes to before pg sends it. */
+function queryNoting(handler: HandleTraps, target: pg.Client): (...args: unknown[]) => unknown {
+  return (...args: unknown[]) => {
+    if (handler.lease.released) return refusal(handler.poolName, "query")();
+    const config = args[0];
+    const text = typeof config === "string" ? config : (config as { text?: unknown } | null)?.text;
+    if (typeof text === "string") {
+      for (const c of listenedChannels(text)) handler.channels.add(c);
+      if (/timeout/i.test(text)) {
+        const session = sessionOf(target);
+        if (session !== undefined) session.timeoutsTouched = true;
+      }
+    }
+    return (target.query as (...a: unknown[]) => unknown).apply(target, args);
+  };
+}
+
+function listenerMethod(
+  handler: HandleTraps,
+  target: pg.Client,
+  prop: string,
+  receiver: unknown,
+): (...args: unknown[]) => unknown {
+  const emitter = target as unknown as Record<string, (...args: unknown[]) => unknown>;
+  if (prop === "removeAllListeners") {
+    // only this lease's own: the pool's listeners on the client stay
+    return (event?: unknown) => {
+      handler.listeners = handler.listeners.filter((entry) => {
+        if (event !== undefined && entry.event !== event) return true;
+        target.removeListener(entry.event, entry.added);
+        return false;
+      });
+      return receiver;
+    };
+  }
+  if (removers.has(prop)) {
+    return (event: unknown, listener: unknown) => {
+      const index = handler.listeners.findIndex(
+        (e) => e.event === event && e.listener === listener,
+      );
+      if (index >= 0) {
+        const [entry] = handler.listeners.splice(index, 1);
+        if (entry !== undefined) target.removeListener(entry.event, entry.added);
+      }
+      return receiver;
+    };
+  }
+  return (event: unknown, listener: unknown) => {
+    if (typeof listener !== "function") {
+      return (emitter[prop] as (...a: unknown[]) => unknown).call(target, event, listener);
+    }
+    const once = prop === "once" || prop === "prependOnceListener";
+    let added: Listener = listener as Listener;
+    if (event === "notification") {
+      const own = listener as Listener;
+      added = (...args: unknown[]) => {
+        const message = args[0] as { channel?: unknown } | undefined;
+        // a notification for a channel this lease never listened on is someone else's
+        if (typeof message?.channel !== "string" || !handler.channels.has(message.channel)) return;
+        if (once) forget(handler, target, event, added);
+        own(...args);
+      };
+      emitter[prop.startsWith("prepend") ? "prependListener" : "on"]?.call(target, event, added);
+    } else if (once) {
+      const own = listener as Listener;
+      added = (...args: unknown[]) => {
+        forget(handler, target, event as string | symbol, added);
+        own(...args);
+      };
+      emitter[prop === "once" ? "on" : "prependListener"]?.call(target, event, added);
+    } else {
+      emitter[prop]?.call(target, event, added);
+    }
+    handler.listeners.push({
+      event: event as string | symbol,
+      listener: listener as Listener,
+      added,
+    });
+    return receiver;
+  };
+}
+
+function forget(handler: HandleTraps, target: pg.Client, event: string | symbol, added: Listener) {
+  target.removeListener(event, added);
+  handler.listeners = handler.listeners.filter((e) => e.added !== added);
 }
 
 /** Methods bound to the real client once per client, so pg's internals never run through the proxy. */

@@ -25,6 +25,15 @@ type RawQuery = (this: pg.Client, config: unknown, values?: unknown, callback?: 
 
 /** How long cleaning a session (ROLLBACK, reset) may take before the connection is closed instead. */
 const CLEANUP_TIMEOUT_MILLIS = 5000;
+/**
+ * Run before a reset when the lease touched a timeout: the session being cleaned may carry the
+ * last borrower's short statement_timeout or lock_timeout, which must not cancel the clean-up.
+ */
+const CLEANUP_GUARD =
+  "select set_config('statement_timeout', '0', false), set_config('lock_timeout', '0', false), set_config('idle_in_transaction_session_timeout', '0', false)";
+/** After a reset that leaves settings alone (a custom `resetQuery`): the guard's settings back to the session's defaults. */
+const CLEANUP_RESTORE =
+  "select set_config(name, reset_val, false) from pg_settings where name in ('statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout')";
 /** How long a polite close may take before the socket is destroyed. */
 const END_TIMEOUT_MILLIS = 2000;
 
@@ -54,6 +63,8 @@ export interface PgConnectorOptions {
   readonly hooks: PgConnectorHooks;
   /** The fleet's connection budget, checked on the first connect. */
   readonly budget?: BudgetCheck | undefined;
+  /** The bound on every clean-up (default 5000 ms); tests shorten it. */
+  readonly cleanupTimeoutMillis?: number | undefined;
 }
 
 /**
@@ -66,6 +77,9 @@ export class PgConnector implements Connector<pg.Client> {
   readonly #resetDeallocates: "all" | readonly string[] | undefined;
   readonly #policy: SessionPolicy;
   readonly #warnedKinds = new Set<string>();
+  readonly #cleanupTimeout: number;
+  /** The reset returns every setting to its default (DISCARD ALL, RESET ALL): no restore needed. */
+  readonly #resetRestoresSettings: boolean;
   /** The pool this connector serves, for event payloads; set once the pool exists. */
   pool: PoolLike | undefined;
   #rollbacks = 0;
@@ -78,6 +92,8 @@ export class PgConnector implements Connector<pg.Client> {
     // our own statements bypass the tracking subclass: they are not the borrower's
     this.#rawQuery = findBaseQuery(options.Client);
     this.#resetDeallocates = classifyStatement(options.resetQuery).deallocates;
+    this.#cleanupTimeout = options.cleanupTimeoutMillis ?? CLEANUP_TIMEOUT_MILLIS;
+    this.#resetRestoresSettings = /^\s*(?:discard|reset)\s+all\s*;?\s*$/i.test(options.resetQuery);
     this.#policy = {
       namedStatements: options.namedStatements,
       onSessionState:
@@ -85,6 +101,11 @@ export class PgConnector implements Connector<pg.Client> {
     };
   }
 
+  /**
+   * Opens one client: socket, budget check, then the pool's set-up (the 'connect' event,
+   * `onConnect`, `verify`). The pool's deadline and `end()` abort every stage: the socket is
+   * closed at once, even while a hook still runs, so no connection outlives its slot in `max`.
+   */
   async connect({ signal, connectionLost }: ConnectContext): Promise<pg.Client> {
     signal.throwIfAborted();
     this.#o.budget?.throwIfRefused();
@@ -100,23 +121,42 @@ export class PgConnector implements Connector<pg.Client> {
       session.broken = true;
       connectionLost?.();
     });
-    const onAbort = () => destroySocket(client);
+    let abandon!: (error: Error) => void;
+    const abandoned = new Promise<never>((_, reject) => {
+      abandon = reject;
+    });
+    const onAbort = () => {
+      session.broken = true;
+      destroySocket(client);
+      abandon(
+        databaseError(
+          new Error(`connecting to PostgreSQL was abandoned: ${describe(signal.reason)}`, {
+            cause: signal.reason,
+          }),
+        ),
+      );
+    };
     signal.addEventListener("abort", onAbort, { once: true });
+    const opening = this.#open(client, session);
+    // a hung stage settles after we gave up on it: nobody waits for it any more
+    opening.catch(noop);
     try {
-      await client.connect();
+      return await Promise.race([opening, abandoned]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async #open(client: pg.Client, session: SessionState): Promise<pg.Client> {
+    try {
+      // the callback form: a custom Client whose connect() only takes a callback works too
+      await new Promise<void>((resolve, reject) =>
+        client.connect((error?: Error) => (error ? reject(error) : resolve())),
+      );
     } catch (error) {
       session.broken = true;
       destroySocket(client);
-      if (signal.aborted) {
-        throw databaseError(
-          new Error(`connecting to PostgreSQL was abandoned: ${describe(signal.reason)}`, {
-            cause: error,
-          }),
-        );
-      }
       throw databaseError(redactError(error, this.#o.secrets));
-    } finally {
-      signal.removeEventListener("abort", onAbort);
     }
     // a ParameterStatus outside our own statements means the borrower changed a reported setting
     const connection = (client as unknown as { connection?: NodeJS.EventEmitter }).connection;
@@ -137,9 +177,12 @@ export class PgConnector implements Connector<pg.Client> {
     try {
       await this.#o.hooks.connected(client);
     } catch (error) {
+      // the application's set-up failed on a live connection: its error, not the database's
+      const hookError = session.broken ? databaseError(error) : markHookError(error);
       session.broken = true;
-      await this.destroy(client);
-      throw error;
+      // never lent, so no 'remove' event (pg.Pool emits none either)
+      await this.#close(client);
+      throw hookError;
     } finally {
       session.initializing = false;
     }
@@ -191,12 +234,17 @@ export class PgConnector implements Connector<pg.Client> {
       return "keep";
     }
     // a rollback is waited for, so pg's transaction status reads "I" to the next borrower
-    if (!needsRollback && isQuiet(client))
-      return this.#cleanAhead(client, session, info, false, true);
+    if (!needsRollback && isQuiet(client)) return this.#cleanAhead(client, session, info);
     return this.#clean(client, session, info, needsRollback, needsReset);
   }
 
   async destroy(client: pg.Client): Promise<void> {
+    await this.#close(client);
+    this.#o.hooks.removed(client);
+  }
+
+  /** Closes politely, bounded; then drops the socket whatever happened. */
+  async #close(client: pg.Client): Promise<void> {
     const session = sessionOf(client);
     if (session !== undefined) session.broken = true;
     try {
@@ -208,12 +256,12 @@ export class PgConnector implements Connector<pg.Client> {
       // already gone
     }
     destroySocket(client);
-    this.#o.hooks.removed(client);
   }
 
   classify(error: unknown): ErrorClass {
     if (typeof error === "object" && error !== null && databaseErrors.has(error))
       return "connection";
+    if (isHookError(error)) return "statement";
     return this.#o.classify(error);
   }
 
@@ -248,12 +296,45 @@ export class PgConnector implements Connector<pg.Client> {
     }
   }
 
-  /** ROLLBACK an open transaction, then reset the session and replay its set-up. */
+  /**
+   * The clean-up, in order: ROLLBACK, then (for a reset) the timeout guard, `resetQuery`, the
+   * restore of the guarded settings when `resetQuery` leaves them alone, and the replay of the
+   * session's set-up.
+   */
+  #cleanupSteps(session: SessionState, info: ConnectionInfo, rollback: boolean, reset: boolean) {
+    const steps: { config: unknown; values?: unknown; done?: () => void }[] = [];
+    if (rollback) {
+      steps.push({
+        config: "ROLLBACK",
+        done: () => {
+          this.#rollbacks++;
+          this.#publishSession(channels.connectionRollback, info);
+        },
+      });
+    }
+    if (!reset) return steps;
+    // only when the lease touched a timeout: most resets stay one statement
+    const guard = session.timeoutsTouched;
+    session.timeoutsTouched = false;
+    if (guard) steps.push({ config: CLEANUP_GUARD });
+    steps.push({ config: this.#o.resetQuery });
+    if (guard && !this.#resetRestoresSettings) steps.push({ config: CLEANUP_RESTORE });
+    for (const { config, values } of session.init) steps.push({ config, values });
+    const last = steps[steps.length - 1] as { done?: () => void };
+    last.done = () => {
+      session.dirty = false;
+      this.#resets++;
+      this.#publishSession(channels.connectionReset, info);
+    };
+    return steps;
+  }
+
+  /** ROLLBACK an open transaction, then reset the session and replay its set-up; bounded. */
   async #clean(
     client: pg.Client,
     session: SessionState,
     info: ConnectionInfo,
-    rollback: boolean,
+    needsRollback: boolean,
     reset: boolean,
   ): Promise<ReleaseDecision> {
     session.internal++;
@@ -262,25 +343,18 @@ export class PgConnector implements Connector<pg.Client> {
       const work = (async () => {
         // a statement still running: let it finish first (pg deprecates a query sent meanwhile)
         if (!isQuiet(client)) await new Promise((resolve) => client.once("drain", resolve));
-        if (rollback) {
-          await this.#query(client, "ROLLBACK");
-          this.#rollbacks++;
-          this.#publishSession(channels.connectionRollback, info);
-        }
-        if (reset) {
-          await this.#query(client, this.#o.resetQuery);
-          if (this.#resetDeallocates !== undefined)
+        for (const step of this.#cleanupSteps(session, info, needsRollback, reset)) {
+          await this.#query(client, step.config, step.values);
+          if (step.config === this.#o.resetQuery && this.#resetDeallocates !== undefined)
             forgetPreparedStatements(client, this.#resetDeallocates);
-          for (const { config, values } of session.init) await this.#query(client, config, values);
-          session.dirty = false;
-          this.#resets++;
-          this.#publishSession(channels.connectionReset, info);
+          step.done?.();
         }
       })();
+      work.catch(noop); // it may fail after the bound already decided
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () => reject(new Error(`cleaning the session took over ${CLEANUP_TIMEOUT_MILLIS} ms`)),
-          CLEANUP_TIMEOUT_MILLIS,
+          () => reject(new Error(`cleaning the session took over ${this.#cleanupTimeout} ms`)),
+          this.#cleanupTimeout,
         );
         timer.unref();
       });
@@ -289,6 +363,7 @@ export class PgConnector implements Connector<pg.Client> {
       return "keep";
     } catch {
       this.#cleanupFailures++;
+      session.broken = true;
       return "destroy";
     } finally {
       if (timer !== undefined) clearTimeout(timer);
@@ -297,95 +372,55 @@ export class PgConnector implements Connector<pg.Client> {
   }
 
   /**
-   * On a client with nothing in flight, the clean-up is queued on the client without waiting for
-   * its answers and the client goes straight back to the pool. pg runs a client's statements in
-   * order, so the next borrower's statements run after the clean-up: it always starts from the
-   * clean session. In pg's pipeline mode they even follow it on the wire, so the reset costs no
-   * round trip of its own; without it the next borrower waits inside pg instead of in the pool. If
-   * the clean-up fails the socket is closed at once (the session can no longer be trusted), and
-   * whatever the next borrower queued behind it fails with a connection error rather than running on
-   * a dirty session.
+   * On a client with nothing in flight, the reset is sent without the pool waiting for it: the
+   * client goes straight back to the pool, and whoever borrows it next waits for the reset to
+   * finish before the client is handed over (`SessionState.pendingClean`). In pg's pipeline mode
+   * the statements are written at once. The clean-up has the same bound as every other; if it
+   * fails or runs out of time the socket is closed and the borrower is given another connection:
+   * a borrower never sees a clean-up's failure.
    */
-  #cleanAhead(
-    client: pg.Client,
-    session: SessionState,
-    info: ConnectionInfo,
-    rollback: boolean,
-    reset: boolean,
-  ): ReleaseDecision {
-    const statements: { config: unknown; values?: unknown; done?: () => void }[] = [];
-    if (rollback) {
-      statements.push({
-        config: "ROLLBACK",
-        done: () => {
-          this.#rollbacks++;
-          this.#publishSession(channels.connectionRollback, info);
-        },
+  #cleanAhead(client: pg.Client, session: SessionState, info: ConnectionInfo): ReleaseDecision {
+    const steps = this.#cleanupSteps(session, info, false, true);
+    let finished!: () => void;
+    session.pendingClean = new Promise<void>((resolve) => {
+      finished = resolve;
+    });
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (ok: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (!ok) {
+        // a client the pool is already closing (close(), evict) fails its queued clean-up
+        // with "Connection terminated": that is not a clean-up failure
+        if (!session.broken) this.#cleanupFailures++;
+        session.broken = true;
+        destroySocket(client);
+      }
+      session.pendingClean = undefined;
+      finished();
+    };
+    timer = setTimeout(() => finish(false), this.#cleanupTimeout);
+    timer.unref();
+    const send = (index: number, next: (() => void) | undefined) => {
+      const step = steps[index] as (typeof steps)[number];
+      session.internal++;
+      this.#rawQuery.call(client, step.config, step.values, (error: Error | null) => {
+        session.internal--;
+        if (error) return finish(false);
+        if (step.config === this.#o.resetQuery && this.#resetDeallocates !== undefined)
+          forgetPreparedStatements(client, this.#resetDeallocates);
+        step.done?.();
+        if (index === steps.length - 1) finish(true);
+        else next?.();
       });
-    }
-    if (reset) {
-      statements.push({
-        config: this.#o.resetQuery,
-        done: () => {
-          this.#resets++;
-          this.#publishSession(channels.connectionReset, info);
-        },
-      });
-      for (const { config, values } of session.init) statements.push({ config, values });
-    }
-    const fail = () => {
-      // a client the pool is already closing (close(), evict) fails its queued clean-up
-      // with "Connection terminated": that is not a clean-up failure
-      if (!session.broken) this.#cleanupFailures++;
-      session.broken = true;
-      destroySocket(client);
     };
     if ((client as unknown as { pipeline?: boolean }).pipeline === true) {
-      // pipeline mode: write them all now; the next borrower's statements follow on the wire
-      let failed = false;
-      for (const statement of statements) {
-        session.internal++;
-        this.#rawQuery.call(client, statement.config, statement.values, (error: Error | null) => {
-          session.internal--;
-          if (error) {
-            if (!failed) fail();
-            failed = true;
-          } else statement.done?.();
-        });
-      }
+      for (let i = 0; i < steps.length; i++) send(i, undefined);
     } else {
-      // one at a time; the next borrower's statements wait for the last (see SessionState.pendingClean)
-      let finished!: () => void;
-      session.pendingClean = new Promise<void>((resolve) => {
-        finished = resolve;
-      });
-      const run = (index: number) => {
-        const statement = statements[index];
-        if (statement === undefined) {
-          session.pendingClean = undefined;
-          finished();
-          return;
-        }
-        session.internal++;
-        this.#rawQuery.call(client, statement.config, statement.values, (error: Error | null) => {
-          session.internal--;
-          if (error) {
-            fail();
-            session.pendingClean = undefined;
-            finished();
-          } else {
-            statement.done?.();
-            run(index + 1);
-          }
-        });
-      };
+      const run = (index: number) => send(index, () => run(index + 1));
       run(0);
-    }
-    // the next borrower's named queries are parsed after the reset in the same pipeline
-    if (reset) {
-      if (this.#resetDeallocates !== undefined)
-        forgetPreparedStatements(client, this.#resetDeallocates);
-      session.dirty = false;
     }
     if (this.#o.allowExitOnIdle) setRef(client, false);
     return "keep";
@@ -469,6 +504,30 @@ export function destroySocket(client: pg.Client): void {
   const stream = (client as unknown as { connection?: { stream?: { destroy?: () => void } } })
     .connection?.stream;
   stream?.destroy?.();
+}
+
+const noop = () => {};
+
+/** Errors the application's own set-up hooks threw on a live connection. */
+const hookErrors = new WeakSet<object>();
+
+/**
+ * Tags an error from `onConnect`, `verify` or a 'connect' listener so `classify()` calls it a
+ * statement error: the application's failure, not the database's availability. The error itself is
+ * what the caller receives (a thrown non-object is wrapped, with it as `cause`).
+ */
+function markHookError(error: unknown): object {
+  const tagged =
+    error !== null && typeof error === "object"
+      ? error
+      : new Error(`the pool's connection set-up failed: ${String(error)}`, { cause: error });
+  hookErrors.add(tagged);
+  return tagged;
+}
+
+/** @internal */
+export function isHookError(error: unknown): boolean {
+  return error !== null && typeof error === "object" && hookErrors.has(error);
 }
 
 function describe(reason: unknown): string {

@@ -1,14 +1,22 @@
 import { inspect } from "node:util";
 import type { AcquireOptions, Clock, CloseReport, Lease, PoolStats } from "@lifeguard/core";
-import { type Pool as CorePool, createPool } from "@lifeguard/core";
+import {
+  AcquireTimeoutError,
+  type Pool as CorePool,
+  createPool,
+  numberOptions,
+  PoolClosedError,
+} from "@lifeguard/core";
 import pg from "pg";
 import { BudgetCheck } from "./budget.js";
 import type { LifeguardPoolClient } from "./client-handle.js";
-import { createClientHandle } from "./client-handle.js";
+import { createClientHandle, endHandle } from "./client-handle.js";
 import { PgConnector, setRef } from "./connector.js";
+import { checkClientTarget, checkQueryConfig } from "./input-checks.js";
 import type { PoolConfig } from "./options.js";
 import { splitConfig } from "./options.js";
 import { passwordInUrl } from "./redact.js";
+import { releaseOptionsFor } from "./release-verdict.js";
 import { sessionOf } from "./session.js";
 import { sqlStateClassifier } from "./sqlstate.js";
 import { trackedClientClass } from "./tracked-client.js";
@@ -20,10 +28,12 @@ type ConnectCallback = (
   done: (release?: unknown) => void,
 ) => void;
 
-/** Extra settings for tests: a clock to move by hand and a fixed random source. */
+/** Extra settings for tests: a clock to move by hand, a fixed random source, a shorter clean-up bound. */
 export interface PoolTestingOptions {
   clock?: Clock;
   random?: () => number;
+  /** @internal The bound on every session clean-up (5000 ms); tests shorten it. */
+  cleanupTimeoutMillis?: number;
 }
 
 const noop = () => {};
@@ -44,18 +54,23 @@ export class Pool extends pg.Pool {
   readonly lifeguard: CorePool<pg.Client>;
   readonly #connector: PgConnector;
   readonly #log: (...messages: unknown[]) => void;
+  readonly #shutdownTimeout: number;
+  readonly #now: () => number;
+  /** Borrows asked for before `end()`: it lets them finish (pg.Pool runs work accepted before it). */
+  readonly #borrowing = new Set<Promise<unknown>>();
+  #ending = false;
   readonly #release = (lease: Lease<pg.Client>, error: unknown, handle: LifeguardPoolClient) =>
     this.#releaseHandle(lease, error, handle);
 
   constructor(config: PoolConfig & PoolTestingOptions = {}) {
-    const { clock, random, ...pgConfig } = config;
+    const { clock, random, cleanupTimeoutMillis, ...pgConfig } = config;
     const split = splitConfig(pgConfig);
     super(pgConfig as pg.PoolConfig);
     this.#log = split.log ?? noop;
     hideSecrets(this);
 
     const Client = trackedClientClass(split.Client ?? pg.Client);
-    const probe = new Client(split.client);
+    const probe = checkClientTarget(Client, split.client, pgConfig.connectionString);
     const name = split.core.name ?? `${probe.host}:${probe.port}/${probe.database}`;
     const secrets = [
       typeof config.password === "string" ? config.password : undefined,
@@ -74,12 +89,14 @@ export class Pool extends pg.Pool {
       resetQuery: split.resetQuery,
       classify: sqlStateClassifier(split.evictOnSqlState),
       allowExitOnIdle: split.allowExitOnIdle,
+      cleanupTimeoutMillis,
       secrets,
       hooks: {
         connected: async (client) => {
           this.#log("new client connected");
-          this.emit("connect", client);
+          // pg.Pool's order: onConnect, then the 'connect' event, then verify
           if (split.onConnect !== undefined) await split.onConnect(client);
+          this.emit("connect", client);
           const verify = split.verify;
           if (verify !== undefined) {
             await new Promise<void>((resolve, reject) =>
@@ -107,6 +124,10 @@ export class Pool extends pg.Pool {
       ...(random === undefined ? {} : { random }),
     });
     this.#connector.pool = this.lifeguard;
+    this.#now = clock === undefined ? () => performance.now() : () => clock.now();
+    // validated by createPool above; undefined means core's default
+    this.#shutdownTimeout =
+      split.core.shutdownTimeoutMillis ?? numberOptions.shutdownTimeoutMillis.default;
     if (budget !== undefined) budget.pool = this.lifeguard;
     this.options.max = this.lifeguard.stats().max;
   }
@@ -133,9 +154,16 @@ export class Pool extends pg.Pool {
   override connect(callback?: ConnectCallback): Promise<LifeguardPoolClient> | undefined {
     const acquiring = this.#acquire(undefined);
     if (callback === undefined) return acquiring;
+    // called outside the promise chain: a throw in the callback is an uncaughtException, as with pg.Pool
     acquiring.then(
-      (client) => callback(undefined, client, client.release as (release?: unknown) => void),
-      (error: Error) => callback(error, undefined, noop),
+      (client) =>
+        process.nextTick(
+          callback,
+          undefined,
+          client,
+          client.release as (release?: unknown) => void,
+        ),
+      (error: Error) => process.nextTick(callback, error, undefined, noop),
     );
     return undefined;
   }
@@ -183,11 +211,14 @@ export class Pool extends pg.Pool {
       callback = values;
       values = undefined;
     }
-    const running = this.#query(config, values);
+    // pg would find this out only after a connection was borrowed
+    const invalid = checkQueryConfig(config);
+    const running = invalid === undefined ? this.#query(config, values) : Promise.reject(invalid);
     if (typeof callback !== "function") return running;
+    // outside the promise chain: a throw in the callback is an uncaughtException, as with pg.Pool
     running.then(
-      (result) => (callback as QueryCallback)(undefined, result),
-      (error: Error) => (callback as QueryCallback)(error),
+      (result) => process.nextTick(callback as QueryCallback, undefined, result),
+      (error: Error) => process.nextTick(callback as QueryCallback, error),
     );
     return undefined;
   }
@@ -201,17 +232,41 @@ export class Pool extends pg.Pool {
   override end(callback?: () => void): Promise<void> | undefined {
     const ending = this.close().then(noop);
     if (callback === undefined) return ending;
-    void ending.then(callback);
+    void ending.then(() => process.nextTick(callback));
     return undefined;
   }
 
   /** Like `end()`, but reports which leases were still out when it stopped waiting. */
   close(options?: { timeoutMillis?: number }): Promise<CloseReport> {
     setEnding(this, "ending");
-    return this.lifeguard.close(options).then((report) => {
-      setEnding(this, "ended");
-      return report;
-    });
+    this.#ending = true;
+    const timeout = options?.timeoutMillis ?? this.#shutdownTimeout;
+    const startedAt = this.#now();
+    // borrows asked for before end() are served first (bounded by the same shutdown timeout)
+    const accepted = [...this.#borrowing];
+    const waited =
+      accepted.length === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, timeout);
+            timer.unref();
+            void Promise.allSettled(accepted).then(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+    return waited
+      .then(() =>
+        this.lifeguard.close(
+          accepted.length === 0
+            ? options
+            : { timeoutMillis: Math.max(0, Math.floor(timeout - (this.#now() - startedAt))) },
+        ),
+      )
+      .then((report) => {
+        setEnding(this, "ended");
+        return report;
+      });
   }
 
   /** An immutable snapshot: connections by state, waiters, counters (resets, rollbacks, pings ...). */
@@ -241,42 +296,98 @@ export class Pool extends pg.Pool {
     return this.stats();
   }
 
-  async #acquire(options: AcquireOptions | undefined): Promise<LifeguardPoolClient> {
-    const lease = await this.lifeguard.acquire(options);
-    const client = lease.connection;
-    (sessionOf(client) as { leased: boolean }).leased = true;
-    setRef(client, true);
-    const handle = createClientHandle(lease, this.lifeguard.name, this.#release);
-    if (this.listenerCount("acquire") > 0) this.emit("acquire", handle);
-    return handle;
+  /** The one borrow path, for `connect()` and `query()` alike. */
+  #acquire(options: AcquireOptions | undefined): Promise<LifeguardPoolClient> {
+    if (this.#ending)
+      return Promise.reject(pgPoolCompatible(new PoolClosedError(this.lifeguard.name)));
+    const borrowing = this.#borrow(options);
+    // a query's whole run counts as accepted work, not only its borrow
+    this.#borrowing.add(borrowing);
+    void borrowing.then(
+      () => this.#borrowing.delete(borrowing),
+      () => this.#borrowing.delete(borrowing),
+    );
+    return borrowing;
   }
 
+  async #borrow(options: AcquireOptions | undefined): Promise<LifeguardPoolClient> {
+    for (;;) {
+      let lease: Lease<pg.Client>;
+      try {
+        lease = await this.lifeguard.acquire(options);
+      } catch (error) {
+        throw pgPoolCompatible(error);
+      }
+      const client = lease.connection;
+      const session = sessionOf(client);
+      // held while anyone is borrowing, so allowExitOnIdle never ends the process under a borrower
+      setRef(client, true);
+      // the previous borrower's clean-up finishes before this borrower gets the client
+      if (session?.pendingClean !== undefined) await session.pendingClean;
+      if (session?.broken === true) {
+        // it failed or ran out of time: the connection is closed and another one is borrowed
+        lease.release({ destroy: true });
+        continue;
+      }
+      if (session !== undefined) session.leased = true;
+      const handle = createClientHandle(lease, this.lifeguard.name, this.#release);
+      if (this.listenerCount("acquire") > 0) this.emit("acquire", handle);
+      return handle;
+    }
+  }
+
+  /** The one give-back path, for `client.release()` and the end of `query()` alike. */
   #releaseHandle(lease: Lease<pg.Client>, error: unknown, handle: LifeguardPoolClient): void {
+    if (lease.released) {
+      lease.release(); // throws LeaseReleasedError: a second release
+      return;
+    }
     if (this.listenerCount("release") > 0)
       this.emit("release", error instanceof Error ? error : undefined, handle);
+    endHandle(handle, lease.connection);
     if (error === undefined || error === null || error === false) lease.release();
-    else if (error instanceof Error) lease.release({ error });
-    else lease.release({ destroy: true }); // pg: release(true) destroys the client
+    else lease.release(releaseOptionsFor(lease.connection, error, this.#connector));
   }
 
   async #query(config: unknown, values: unknown): Promise<unknown> {
-    const lease = await this.lifeguard.acquire();
-    const client = lease.connection;
-    (sessionOf(client) as { leased: boolean }).leased = true;
-    if (this.listenerCount("acquire") > 0) this.emit("acquire", client);
-    let result: unknown;
-    try {
-      result = await runQuery(client, config, values);
-    } catch (error) {
-      if (this.listenerCount("release") > 0) this.emit("release", error, client);
-      lease.release({ error });
-      throw error;
-    }
-    if (this.listenerCount("release") > 0) this.emit("release", undefined, client);
-    lease.release();
-    return result;
+    const borrowing = this.#acquire(undefined);
+    const running = borrowing.then(async (client) => {
+      let result: unknown;
+      try {
+        result = await runQuery(client, config, values);
+      } catch (error) {
+        client.release(error instanceof Error ? error : new Error(String(error)));
+        throw error;
+      }
+      client.release();
+      return result;
+    });
+    // end() waits for the query, not only for its borrow
+    this.#borrowing.add(running);
+    void running.then(
+      () => this.#borrowing.delete(running),
+      () => this.#borrowing.delete(running),
+    );
+    return running;
   }
 }
+
+/**
+ * pg.Pool's errors say "timeout exceeded when trying to connect" and "Cannot use a pool after
+ * calling end on the pool", and code matches on them: Lifeguard's messages carry those phrases
+ * too (the codes stay Lifeguard's).
+ */
+function pgPoolCompatible(error: unknown): unknown {
+  // appended, so messages still start with Lifeguard's own text (adapters build on it)
+  if (error instanceof AcquireTimeoutError && !error.message.includes(PG_TIMEOUT)) {
+    error.message = `${error.message} (pg.Pool: ${PG_TIMEOUT})`;
+  } else if (error instanceof PoolClosedError && !error.message.includes(PG_ENDED)) {
+    error.message = `${error.message} (pg.Pool: ${PG_ENDED})`;
+  }
+  return error;
+}
+const PG_TIMEOUT = "timeout exceeded when trying to connect";
+const PG_ENDED = "Cannot use a pool after calling end on the pool";
 
 Object.defineProperties(Pool.prototype, {
   totalCount: {
@@ -303,7 +414,7 @@ Object.defineProperties(Pool.prototype, {
 });
 
 /** A query, or a Submittable (QueryStream, Cursor) whose end is awaited before release. */
-function runQuery(client: pg.Client, config: unknown, values: unknown): Promise<unknown> {
+function runQuery(client: pg.PoolClient, config: unknown, values: unknown): Promise<unknown> {
   const submittable = config as {
     submit?: unknown;
     once?: (event: string, fn: (arg?: unknown) => void) => void;

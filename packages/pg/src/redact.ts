@@ -27,13 +27,23 @@ export function redactError<E>(error: E, secrets: readonly (string | undefined)[
   return error;
 }
 
-/** The password part of a connection string, if any. @internal */
+/**
+ * The password part of a connection string, if any, as pg will send it: percent-decoded, or as
+ * written when it does not decode (a raw `%`, which pg accepts). A string `new URL()` refuses is
+ * searched by hand, so its password is hidden too. @internal
+ */
 export function passwordInUrl(connectionString: string | undefined): string | undefined {
-  if (connectionString === undefined) return undefined;
+  if (typeof connectionString !== "string") return undefined;
+  let raw: string | undefined;
   try {
-    const password = new URL(connectionString).password;
-    return password === "" ? undefined : decodeURIComponent(password);
+    raw = new URL(connectionString).password;
   } catch {
-    return undefined;
+    raw = /^[a-z][a-z0-9+.-]*:\/\/[^:/@]*:(.*)@[^@]*$/i.exec(connectionString)?.[1];
+  }
+  if (raw === undefined || raw === "") return undefined;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
   }
 }

@@ -18,6 +18,11 @@ export interface SessionState {
   /** Something run during the current lease may have changed session state. */
   dirty: boolean;
   /**
+   * A statement of the current lease mentioned a timeout (`SET statement_timeout`, `lock_timeout`,
+   * ...): the clean-up first switches them off, so they cannot cancel it.
+   */
+  timeoutsTouched: boolean;
+  /**
    * How many of Lifeguard's own statements (ping, rollback, reset) are in flight: while any is,
    * a ParameterStatus from the server is ours, not the borrower's.
    */
@@ -45,6 +50,7 @@ export function attachSession(client: pg.Client, policy: SessionPolicy): Session
     broken: false,
     leased: false,
     dirty: false,
+    timeoutsTouched: false,
     internal: 0,
     pendingClean: undefined,
     initializing: false,

@@ -55,9 +55,15 @@ export function sqlStateClassifier(codes: readonly string[]): (error: unknown) =
   return (error) => {
     if (error === null || typeof error !== "object") return "statement";
     const code = (error as { code?: unknown }).code;
+    const severity = (error as { severity?: unknown }).severity;
     if (typeof code === "string") {
-      if (exact.has(code) || classes.has(code.slice(0, 2))) {
+      if (exact.has(code)) {
         if (/^[0-9A-Z]{5}$/.test(code)) return "connection";
+      } else if (classes.has(code.slice(0, 2)) && /^[0-9A-Z]{5}$/.test(code)) {
+        // the server answered with an ERROR (not FATAL) and the session goes on: a 08P01 for a
+        // parameter-count mismatch says nothing about the connection. A class matches only
+        // errors that end the session; list the exact code to evict on a plain ERROR too.
+        if (severity !== "ERROR") return "connection";
       }
       if (socketCodes.has(code)) return "connection";
     }

@@ -42,7 +42,7 @@ describe("lifeguardConfigFromEnv (pg)", () => {
       reset: "always",
       prePing: { bypassWindowMillis: 100 },
     });
-    const pool = new Pool({ ...shared, host: "127.0.0.1" });
+    const pool = new Pool({ ...shared, host: "127.0.0.1", user: "app" });
     expect(pool.stats().max).toBe(3);
     void pool.end();
   });

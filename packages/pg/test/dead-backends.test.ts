@@ -72,12 +72,29 @@ describe("a backend terminated while checked out", () => {
     next.release();
   });
 
-  it("a connection error passed to release() retires older connections too (failover)", async () => {
+  it("a dead connection passed to release(err) is closed alone; the older live ones are kept", async () => {
     const pool = lifeguard({ max: 3 });
     const [a, b, c] = [await pool.connect(), await pool.connect(), await pool.connect()];
     const pidC = await pidOf(c);
+    const older = [await pidOf(a), await pidOf(b)];
     await terminate(db.url, [pidC]);
     const error = await c.query("select 1").catch((e: unknown) => e);
+    c.release(error as Error);
+    a.release();
+    b.release();
+    await pool.query("select 1");
+    // one terminated backend is no evidence the server went away: the others are pinged, not retired
+    expect(pool.stats().counters.destroys.broken).toBe(1);
+    expect(pool.stats().counters.destroys.evicted).toBe(0);
+    expect((await backendPids(pool, 2)).sort()).toEqual(older.sort());
+  });
+
+  it("an error evictOnSqlState lists, sent by the server, retires older connections too (failover)", async () => {
+    const pool = lifeguard({ max: 3, evictOnSqlState: ["08", "57P01", "57P02", "57P03", "25006"] });
+    const [a, b, c] = [await pool.connect(), await pool.connect(), await pool.connect()];
+    await c.query("begin read only");
+    const error = await c.query("create temp table t (id int)").catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "25006" });
     c.release(error as Error);
     a.release();
     b.release();
