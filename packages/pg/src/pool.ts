@@ -4,9 +4,9 @@ import {
   AcquireTimeoutError,
   type Pool as CorePool,
   createPool,
-  numberOptions,
   PoolClosedError,
 } from "@lifeguard/core";
+import { numberOptions } from "@lifeguard/core/internal";
 import pg from "pg";
 import { BudgetCheck } from "./budget.js";
 import type { LifeguardPoolClient } from "./client-handle.js";

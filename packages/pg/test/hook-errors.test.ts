@@ -5,10 +5,21 @@
  * and closes that connection itself. The core side (separate change) rejects that one acquire
  * with it and does not count it as the database being unavailable.
  */
+import { type ConnectContext, systemClock } from "@lifeguard/core";
 import { useTestDatabase } from "@lifeguard/test-fixtures";
 import pg from "pg";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { defaultEvictOnSqlState, PgConnector, Pool, sqlStateClassifier } from "../src/index.js";
+
+/** What a pool hands its connector's connect(), for calling the connector directly. */
+function connectContext(): ConnectContext {
+  return {
+    signal: new AbortController().signal,
+    clock: systemClock,
+    poolName: "hook-errors",
+    connectionLost: () => {},
+  };
+}
 
 const db = useTestDatabase();
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -59,7 +70,7 @@ describe("hook errors (pg side)", () => {
         await client.query("select 1");
         throw thrown;
       });
-      const error = await c.connect({ signal: new AbortController().signal }).catch((e) => e);
+      const error = await c.connect(connectContext()).catch((e) => e);
       expect(error).toBe(thrown);
       expect(c.classify(error)).toBe("statement");
       expect(await backendsNamed(name)).toBe(0);
@@ -70,9 +81,7 @@ describe("hook errors (pg side)", () => {
     const c = connector("lg_hook_string", async () => {
       throw "nope";
     });
-    const error = (await c
-      .connect({ signal: new AbortController().signal })
-      .catch((e) => e)) as Error;
+    const error = (await c.connect(connectContext()).catch((e) => e)) as Error;
     expect(error).toBeInstanceOf(Error);
     expect(error.cause).toBe("nope");
     expect(c.classify(error)).toBe("statement");
