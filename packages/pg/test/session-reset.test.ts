@@ -172,6 +172,25 @@ describe("reset auto is not fooled by ordinary SQL", () => {
     ],
   ];
 
+  it("a string read as the session reads it, with standard_conforming_strings off", async () => {
+    // on: one string; off (this session): 'x\'' ends at the second quote and the SET runs
+    const text = "select 'x\\'';set work_mem = 8192;select '\\''";
+    pool = new Pool({
+      connectionString: db.url,
+      max: 1,
+      reset: "auto",
+      onConnect: async (client) => {
+        await client.query("set standard_conforming_strings = off");
+        await client.query("set escape_string_warning = off");
+      },
+    });
+    await pool.query(text);
+    const { rows } = await pool.query(
+      "select current_setting('work_mem') as w, current_setting('standard_conforming_strings') as scs",
+    );
+    expect(rows[0]).toEqual({ w: "4MB", scs: "off" });
+  });
+
   it.each(fooled)("%s: gone for the next borrower", async (_name, leak, probe, check) => {
     const p = onePool("auto");
     const a = await p.connect();
