@@ -25,7 +25,10 @@ export type TokenKind =
 
 export interface Token {
   readonly kind: TokenKind;
-  /** word: lower-cased; quoted: the identifier; punct: the character; otherwise the raw text. */
+  /**
+   * word: lower-cased; quoted: the identifier; punct: the character; number, param: the raw text;
+   * string: empty (what a literal says never matters here, and copying it costs).
+   */
   readonly value: string;
 }
 
@@ -75,7 +78,7 @@ export function lex(text: string, options: LexOptions = {}): LexResult {
     } else if (c === 0x27 /* ' */) {
       const end = literalEnd(text, i + 1, plainQuote);
       if (end === NOT_FOUND) return incomplete();
-      push("string", text.slice(i, end));
+      push("string", "");
       i = end;
     } else if (c === 0x22 /* " */) {
       const end = quotedIdentifierEnd(text, i + 1);
@@ -95,7 +98,7 @@ export function lex(text: string, options: LexOptions = {}): LexResult {
       if (prefixed !== undefined) {
         const end = literalEnd(text, i + 2, prefixed);
         if (end === NOT_FOUND) return incomplete();
-        push("string", text.slice(i, end));
+        push("string", "");
         i = end;
       } else if (lower === 0x75 /* u */ && next === 0x26 /* & */) {
         const quote = text.charCodeAt(i + 2);
@@ -103,7 +106,7 @@ export function lex(text: string, options: LexOptions = {}): LexResult {
           // U&'...': backslash starts a Unicode escape here but never escapes the quote
           const end = literalEnd(text, i + 3, Quote.Standard);
           if (end === NOT_FOUND) return incomplete();
-          push("string", text.slice(i, end));
+          push("string", "");
           i = end;
         } else if (quote === 0x22) {
           const end = quotedIdentifierEnd(text, i + 3);
@@ -131,7 +134,7 @@ export function lex(text: string, options: LexOptions = {}): LexResult {
         } else {
           const close = text.indexOf(tag, i + tag.length);
           if (close === NOT_FOUND) return incomplete();
-          push("string", text.slice(i, close + tag.length));
+          push("string", "");
           i = close + tag.length;
         }
       }
