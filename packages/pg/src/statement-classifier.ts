@@ -164,7 +164,7 @@ function classifyOne(tokens: readonly Token[]): OneEffect {
   while (tokens[start]?.kind === "punct" && tokens[start]?.value === "(") start++;
   const first = word(tokens[start]);
   const second = word(tokens[start + 1]);
-  const userCode = first === undefined || !noUserCode.has(first);
+  const userCode = first === undefined || (!noUserCode.has(first) && !literalsOnly(tokens, start));
   const result = (kind: string | undefined, deallocates?: string): OneEffect => ({
     kind,
     userCode,
@@ -199,6 +199,30 @@ function classifyOne(tokens: readonly Token[]): OneEffect {
     return result(found ?? (first === undefined ? "statement" : first.toUpperCase()));
   }
   return result(sessionStateIn(tokens, body));
+}
+
+/**
+ * `SELECT 1`, `SELECT 'ok' AS status, 2`: a select list of bare literals runs no user code (a cast,
+ * an operator, a parameter's type or a function could: a domain's CHECK, an operator in a schema
+ * ahead of pg_catalog). Health checks are often this.
+ */
+function literalsOnly(tokens: readonly Token[], start: number): boolean {
+  if (start !== 0 || word(tokens[0]) !== "select" || tokens.length < 2) return false;
+  let expectValue = true;
+  for (let k = 1; k < tokens.length; k++) {
+    const t = tokens[k] as Token;
+    if (expectValue) {
+      if (t.kind !== "number" && t.kind !== "string") return false;
+      expectValue = false;
+      if (word(tokens[k + 1]) === "as") {
+        const alias = tokens[k + 2];
+        if (alias?.kind !== "word" && alias?.kind !== "quoted") return false;
+        k += 2;
+      }
+    } else if (t.kind === "punct" && t.value === ",") expectValue = true;
+    else return false;
+  }
+  return !expectValue;
 }
 
 /**
