@@ -15,6 +15,7 @@ import {
   type EmbeddedPostgresOptions,
   startEmbeddedPostgres,
 } from "./embedded-server.js";
+import { binDirFromEnv } from "./server-major.js";
 
 export interface TestDatabase {
   /** Connection URL of this database (same server, user and options as the server URL). */
@@ -79,7 +80,11 @@ export function useTestDatabase(prefix?: string): TestDatabase {
 export function usePrivateServer(options: EmbeddedPostgresOptions = {}): EmbeddedPostgres {
   return useBeforeAll(
     "usePrivateServer(): the server",
-    () => startEmbeddedPostgres(options),
+    () => {
+      // the same PostgreSQL build as the shared server (LIFEGUARD_PG_MAJOR / LIFEGUARD_PG_BIN)
+      const binDir = options.binDir ?? binDirFromEnv();
+      return startEmbeddedPostgres(binDir === undefined ? options : { ...options, binDir });
+    },
     (server) => server.destroy(),
   );
 }

@@ -8,5 +8,7 @@ declare module "vitest" {
     pgUrl: string;
     /** Where pgUrl came from. */
     pgSource: "embedded" | "DATABASE_URL";
+    /** The server's PostgreSQL major version (18 by default; LIFEGUARD_PG_MAJOR picks another). */
+    pgMajor: number;
   }
 }

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { arch, platform } from "node:os";
 import { dirname } from "node:path";
 import pg from "pg";
 import { describe, expect, inject, test, vi } from "vitest";
@@ -11,7 +12,7 @@ import {
 } from "../src/database.js";
 import type { EmbeddedPostgres } from "../src/embedded-server.js";
 import { freePort } from "../src/embedded-server.js";
-import { type ProvideTarget, setupDatabase } from "../src/global-setup.js";
+import { DEFAULT_MAJOR, type ProvideTarget, setupDatabase } from "../src/global-setup.js";
 
 /** A stand-in for Vitest's TestProject that records what the setup provides. */
 function fakeProject() {
@@ -47,8 +48,13 @@ describe("the shared server", () => {
     if (source === "DATABASE_URL") {
       expect(url).toBe(process.env["DATABASE_URL"]);
     } else {
-      // Our own throw-away server: the embedded binaries (18.x), a random port, fast settings.
-      expect(row.version).toMatch(/^PostgreSQL 18\./);
+      // Our own throw-away server: the embedded binaries (18.x unless LIFEGUARD_PG_MAJOR picks
+      // another major), a random port, fast settings.
+      const major = inject("pgMajor");
+      // LIFEGUARD_PG_BIN alone may hold any major; otherwise it is the one asked for
+      if (!process.env["LIFEGUARD_PG_BIN"] || process.env["LIFEGUARD_PG_MAJOR"])
+        expect(major).toBe(Number(process.env["LIFEGUARD_PG_MAJOR"] || DEFAULT_MAJOR));
+      expect(row.version).toMatch(new RegExp(`^PostgreSQL ${major}\\.`));
       expect(new URL(url).hostname).toBe("127.0.0.1");
       expect(Number(row.port)).toBe(Number(new URL(url).port));
       expect(row.port).not.toBe("5432");
@@ -65,7 +71,11 @@ describe("global setup", () => {
     });
     const url = inject("pgUrl");
     const teardown = await setupDatabase(project, { env: { DATABASE_URL: url }, startServer });
-    expect(provided).toEqual({ pgUrl: url, pgSource: "DATABASE_URL" });
+    expect(provided).toEqual({
+      pgUrl: url,
+      pgSource: "DATABASE_URL",
+      pgMajor: inject("pgMajor"),
+    });
     expect(startServer).not.toHaveBeenCalled();
     expect(teardown).toBeUndefined();
   });
@@ -97,6 +107,41 @@ describe("global setup", () => {
     await expect(withClient(url, async () => undefined)).rejects.toMatchObject({
       code: "ECONNREFUSED",
     });
+  });
+
+  test("LIFEGUARD_PG_MAJOR must match the server's major, or the run fails saying so", async () => {
+    const { project } = fakeProject();
+    const other = inject("pgMajor") === 14 ? 18 : 14;
+    const env = { DATABASE_URL: inject("pgUrl"), LIFEGUARD_PG_MAJOR: String(other) };
+    await expect(setupDatabase(project, { env })).rejects.toThrow(
+      `the test server runs PostgreSQL ${inject("pgMajor")}, but LIFEGUARD_PG_MAJOR=${other} asks for ${other}`,
+    );
+    await expect(
+      setupDatabase(project, { env: { LIFEGUARD_PG_MAJOR: "fourteen" } }),
+    ).rejects.toThrow(
+      'LIFEGUARD_PG_MAJOR must be a PostgreSQL major version such as 14 or 18, got "fourteen"',
+    );
+  });
+
+  test("LIFEGUARD_PG_MAJOR=14 starts PostgreSQL 14 from its binaries package", async () => {
+    const { project, provided } = fakeProject();
+    const env = { LIFEGUARD_PG_MAJOR: "14" };
+    if (`${platform()}-${arch()}` !== "linux-x64") {
+      // the only platform whose PostgreSQL 14 package test-fixtures installs
+      await expect(setupDatabase(project, { env })).rejects.toThrow(/binaries are not installed/);
+      return;
+    }
+    const teardown = await setupDatabase(project, { env });
+    try {
+      expect(provided["pgMajor"]).toBe(14);
+      const version = await withClient(provided["pgUrl"] as string, async (client) => {
+        const result = await client.query("select version() as v");
+        return (result.rows[0] as { v: string }).v;
+      });
+      expect(version).toMatch(/^PostgreSQL 14\./);
+    } finally {
+      await teardown?.();
+    }
   });
 
   test("a server that cannot start fails the run with a clear message", async () => {

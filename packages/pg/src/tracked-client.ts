@@ -24,10 +24,13 @@ export function trackedClientClass(Base: ClientClass): ClientClass {
       const pending = sessionOf(this)?.pendingClean;
       if (pending !== undefined) return afterCleanUp(this, pending, args) as never;
       const [config, values, callback] = args;
-      const text =
-        typeof config === "string" ? config : (config as { text?: unknown } | null)?.text;
+      const text = textOf(config);
       const session = sessionOf(this);
-      if (session !== undefined && typeof text === "string") {
+      if (session !== undefined && text === undefined && !session.initializing) {
+        // a query object whose SQL we cannot read: it may do anything
+        session.dirty = true;
+      }
+      if (session !== undefined && text !== undefined) {
         if (!session.policy.namedStatements && (config as { name?: unknown }).name !== undefined) {
           // the same statement, sent unnamed: no server-side statement for a pooler to lose
           args[0] = unnamed(config as { name?: unknown });
@@ -38,13 +41,16 @@ export function trackedClientClass(Base: ClientClass): ClientClass {
             values: typeof values === "function" ? undefined : values,
           });
           // behind PgBouncer in transaction mode, set-up statements land on a shared connection too
-          const kind = classifyStatement(text).kind;
+          const kind = classifyStatement(text, session).kind;
           if (kind !== undefined) session.policy.onSessionState?.(kind);
         } else {
-          const effect = classifyStatement(text);
+          const effect = classifyStatement(text, session);
           if (effect.dirty) {
             session.dirty = true;
             if (effect.kind !== undefined) session.policy.onSessionState?.(effect.kind);
+          } else if (effect.mayRunUserCode && !session.reportsSearchPath) {
+            // a function may change search_path, and this server would not say so
+            session.dirty = true;
           }
           if (effect.deallocates !== undefined) {
             return deallocating(
@@ -64,6 +70,15 @@ export function trackedClientClass(Base: ClientClass): ClientClass {
   Object.defineProperty(LifeguardClient, "name", { value: Base.name || "Client" });
   classes.set(Base, LifeguardClient as unknown as ClientClass);
   return LifeguardClient as unknown as ClientClass;
+}
+
+/** The SQL of a query: a string, a config or Submittable with `text` (pg-query-stream: its cursor's). */
+function textOf(config: unknown): string | undefined {
+  if (typeof config === "string") return config;
+  if (config === null || typeof config !== "object") return undefined;
+  const { text, cursor } = config as { text?: unknown; cursor?: { text?: unknown } };
+  if (typeof text === "string") return text;
+  return typeof cursor?.text === "string" ? cursor.text : undefined;
 }
 
 /**

@@ -6,7 +6,7 @@
  * it sees. The two modes run at the same time, each on its own pool.
  */
 import { useTestDatabase } from "@lifeguard/test-fixtures";
-import { afterAll, beforeAll, describe, it } from "vitest";
+import { afterAll, beforeAll, describe, inject, it } from "vitest";
 import type { ResetMode } from "../../src/index.js";
 import {
   createLeakFixtures,
@@ -20,6 +20,8 @@ import { report } from "./support.js";
 const db = useTestDatabase();
 const ROLE = "lg_rel_leak_cycles";
 const LEASES = 10_000;
+/** PostgreSQL 18 reports search_path changes; below, 'auto' resets far more often. */
+const reportsSearchPath = inject("pgMajor") >= 18;
 
 beforeAll(() => createLeakFixtures(db.url, ROLE));
 afterAll(() => dropLeakRole(db.url, ROLE));
@@ -27,6 +29,8 @@ afterAll(() => dropLeakRole(db.url, ROLE));
 describe.concurrent("session leak guard", () => {
   it.for(["always", "auto"] as ResetMode[])(
     `reset '%s': ${LEASES.toLocaleString("en")} randomized lease cycles, every next borrower checked: 0 leaks`,
+    // 10,000 leases on a shared 2-core machine: far past the default 30 s when it is busy
+    { timeout: 180_000 },
     async (reset, { expect }) => {
       const result = await leaseCycles(db.url, reset, ROLE, LEASES);
 
@@ -39,9 +43,12 @@ describe.concurrent("session leak guard", () => {
       }
       expect(result.stats.counters.acquires).toBeGreaterThanOrEqual(LEASES);
       const resets = result.stats.connector["resets"] ?? 0;
-      // 'always' resets at every release; 'auto' only after leases that may have changed the session
-      if (reset === "auto") expect(resets).toBeLessThan(result.stats.counters.releases * 0.9);
-      else expect(resets).toBeGreaterThan(result.stats.counters.releases * 0.9);
+      // 'always' resets at every release; 'auto' only after leases that may have changed the
+      // session, which below PostgreSQL 18 (search_path not reported) is any lease that may have
+      // run user code: nearly every lease here
+      if (reset === "always" || !reportsSearchPath)
+        expect(resets).toBeGreaterThan(result.stats.counters.releases * 0.9);
+      else expect(resets).toBeLessThan(result.stats.counters.releases * 0.9);
       report(`session-leak-${reset}`, {
         leases: LEASES,
         seed: SEED,

@@ -24,6 +24,11 @@ export async function createLeakFixtures(url: string, role: string): Promise<voi
     await c.query(
       "create function public.lg_rel_set_tenant(t text) returns int language plpgsql as $$ begin perform set_config('app.tenant', t, false); return 1; end $$",
     );
+    // search_path inside a function: reported by PostgreSQL 18; below, 'auto' resets after any
+    // statement that may run user code (docs/pg.md)
+    await c.query(
+      "create function public.lg_rel_set_path(p text) returns int language plpgsql as $$ begin perform set_config('search_path', p, false); return 1; end $$",
+    );
   });
 }
 
@@ -204,6 +209,12 @@ export function actionsFor(role: string): readonly Action[] {
       name: "statement error outside a transaction",
       autoSees: true,
       run: (c) => failing(c, "selec 1", "42601"),
+    },
+    {
+      name: "function changing search_path",
+      autoSees: true,
+      viaPoolQuery: "select public.lg_rel_set_path('pg_catalog')",
+      run: (c) => q(c, "select public.lg_rel_set_path('pg_catalog, public')"),
     },
     {
       name: "function changing session state (blind spot)",
