@@ -6,6 +6,10 @@ import { BudgetCheck } from "./budget.js";
 import type { LifeguardPoolClient } from "./client-handle.js";
 import { createClientHandle } from "./client-handle.js";
 import { PgConnector, setRef } from "./connector.js";
+import type { SharedPoolOptions } from "./hot-reload.js";
+import { sharedPool } from "./hot-reload.js";
+import type { ListenHandler, ListenOptions, ListenSubscription } from "./listener.js";
+import { Listener } from "./listener.js";
 import type { PoolConfig } from "./options.js";
 import { splitConfig } from "./options.js";
 import { passwordInUrl } from "./redact.js";
@@ -43,6 +47,7 @@ export class Pool extends pg.Pool {
   /** The Lifeguard engine behind this pool (for adapters and exporters). */
   readonly lifeguard: CorePool<pg.Client>;
   readonly #connector: PgConnector;
+  readonly #listener: Listener;
   readonly #log: (...messages: unknown[]) => void;
   readonly #release = (lease: Lease<pg.Client>, error: unknown, handle: LifeguardPoolClient) =>
     this.#releaseHandle(lease, error, handle);
@@ -109,6 +114,49 @@ export class Pool extends pg.Pool {
     this.#connector.pool = this.lifeguard;
     if (budget !== undefined) budget.pool = this.lifeguard;
     this.options.max = this.lifeguard.stats().max;
+    this.#listener = new Listener({
+      poolName: () => this.lifeguard.name,
+      Client: split.Client ?? pg.Client,
+      clientConfig: split.client,
+      secrets,
+      timeoutMillis: split.core.acquireTimeoutMillis ?? 10_000,
+      transactionPooler: split.pgbouncer === "transaction",
+      ...(random === undefined ? {} : { random }),
+    });
+  }
+
+  /**
+   * Calls `handler` for each notification on `channel`, on one connection of its own outside the
+   * pool that reconnects by itself and reports what it may have missed (`onGap`). Resolves once
+   * the LISTEN is in place. See docs/listen.md.
+   */
+  listen(
+    channel: string,
+    handler: ListenHandler,
+    options?: ListenOptions,
+  ): Promise<ListenSubscription> {
+    return this.#listener.listen(channel, handler, options);
+  }
+
+  /** Stops `handler` (or every handler) on `channel`; the last one out closes the connection. */
+  unlisten(channel: string, handler?: ListenHandler): Promise<void> {
+    return this.#listener.unlisten(channel, handler);
+  }
+
+  /**
+   * For development with hot reload: the live pool for this configuration when the module that
+   * creates it runs again, or a new one that ends the pool it replaces when the configuration
+   * changed. See docs/hot-reload.md.
+   */
+  static shared<P extends Pool>(
+    this: new (
+      config: PoolConfig & PoolTestingOptions,
+    ) => P,
+    config: PoolConfig & PoolTestingOptions = {},
+    options?: SharedPoolOptions,
+  ): P {
+    // biome-ignore lint/complexity/noThisInStatic: a subclass's shared() builds that subclass
+    return sharedPool(this, config, options);
   }
 
   /** The pool's name in metrics and errors (default `host:port/database`). */
@@ -208,7 +256,8 @@ export class Pool extends pg.Pool {
   /** Like `end()`, but reports which leases were still out when it stopped waiting. */
   close(options?: { timeoutMillis?: number }): Promise<CloseReport> {
     setEnding(this, "ending");
-    return this.lifeguard.close(options).then((report) => {
+    const closing = [this.lifeguard.close(options), this.#listener.close()] as const;
+    return Promise.all(closing).then(([report]) => {
       setEnding(this, "ended");
       return report;
     });
