@@ -144,11 +144,6 @@ export class Listener {
     this.#random = options.random ?? Math.random;
   }
 
-  /** Whether a listener connection is open (for tests and `stats`-like reporting). */
-  get connected(): boolean {
-    return this.#session !== undefined;
-  }
-
   listen(
     channel: string,
     handler: ListenHandler,
@@ -249,8 +244,9 @@ export class Listener {
     if (subscribers.size > 0) return;
     this.#channels.delete(subscription.channel);
     if (this.#channels.size === 0) {
-      // nothing to listen to: no connection kept open for nothing
+      // nothing to listen to: no connection kept open, no reconnect pending
       this.#retire();
+      this.#wake?.();
       return;
     }
     if (this.#session !== undefined) await this.#syncOrFail();
