@@ -16,8 +16,8 @@ export type {
   ListenNotification,
   ListenOptions,
   ListenSubscription,
-} from "./listener.js";
-export { ListenTimeoutError } from "./listener.js";
+} from "./listen-api.js";
+export { ListenTimeoutError } from "./listen-api.js";
 export type { LifeguardPgOptions, PoolConfig } from "./options.js";
 export { lifeguardPgOptionKeys } from "./options.js";
 export type { PoolTestingOptions } from "./pool.js";

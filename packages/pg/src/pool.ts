@@ -8,7 +8,7 @@ import { createClientHandle } from "./client-handle.js";
 import { PgConnector, setRef } from "./connector.js";
 import type { SharedPoolOptions } from "./hot-reload.js";
 import { sharedPool } from "./hot-reload.js";
-import type { ListenHandler, ListenOptions, ListenSubscription } from "./listener.js";
+import type { ListenHandler, ListenOptions, ListenSubscription } from "./listen-api.js";
 import { Listener } from "./listener.js";
 import type { PoolConfig } from "./options.js";
 import { splitConfig } from "./options.js";
