@@ -271,8 +271,9 @@ describe("a LISTEN connection that heals (private server)", () => {
     await until(() => gaps.length === 2, "the second gap");
     const afterSecond = received.length;
     await until(() => received.length >= afterSecond + 200, "the stream after the restart");
-    await caughtUp("the listener at the end");
+    // stopped first: the last NOTIFY in flight is acknowledged, then waited for
     await stream.stop();
+    await caughtUp("the listener at the end");
 
     // exactly once, in order
     expect(new Set(received).size).toBe(received.length);
