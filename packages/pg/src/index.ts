@@ -9,6 +9,15 @@ export type {
   ResetMode,
 } from "./connector.js";
 export { PgConnector } from "./connector.js";
+export type { SharedPoolOptions } from "./hot-reload.js";
+export type {
+  ListenGap,
+  ListenHandler,
+  ListenNotification,
+  ListenOptions,
+  ListenSubscription,
+} from "./listen-api.js";
+export { ListenTimeoutError } from "./listen-api.js";
 export type { LifeguardPgOptions, PoolConfig } from "./options.js";
 export { lifeguardPgOptionKeys } from "./options.js";
 export type { PoolTestingOptions } from "./pool.js";

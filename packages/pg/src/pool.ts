@@ -12,7 +12,11 @@ import { BudgetCheck } from "./budget.js";
 import type { LifeguardPoolClient } from "./client-handle.js";
 import { createClientHandle, endHandle } from "./client-handle.js";
 import { PgConnector, setRef } from "./connector.js";
+import type { SharedPoolOptions } from "./hot-reload.js";
+import { sharedPool } from "./hot-reload.js";
 import { checkClientTarget, checkQueryConfig } from "./input-checks.js";
+import type { ListenHandler, ListenOptions, ListenSubscription } from "./listen-api.js";
+import { Listener } from "./listener.js";
 import type { PoolConfig } from "./options.js";
 import { splitConfig } from "./options.js";
 import { passwordInUrl } from "./redact.js";
@@ -53,6 +57,7 @@ export class Pool extends pg.Pool {
   /** The Lifeguard engine behind this pool (for adapters and exporters). */
   readonly lifeguard: CorePool<pg.Client>;
   readonly #connector: PgConnector;
+  readonly #listener: Listener;
   readonly #log: (...messages: unknown[]) => void;
   readonly #shutdownTimeout: number;
   readonly #now: () => number;
@@ -130,6 +135,49 @@ export class Pool extends pg.Pool {
       split.core.shutdownTimeoutMillis ?? numberOptions.shutdownTimeoutMillis.default;
     if (budget !== undefined) budget.pool = this.lifeguard;
     this.options.max = this.lifeguard.stats().max;
+    this.#listener = new Listener({
+      poolName: () => this.lifeguard.name,
+      Client: split.Client ?? pg.Client,
+      clientConfig: split.client,
+      secrets,
+      timeoutMillis: split.core.acquireTimeoutMillis ?? 10_000,
+      transactionPooler: split.pgbouncer === "transaction",
+      ...(random === undefined ? {} : { random }),
+    });
+  }
+
+  /**
+   * Calls `handler` for each notification on `channel`, on one connection of its own outside the
+   * pool that reconnects by itself and reports what it may have missed (`onGap`). Resolves once
+   * the LISTEN is in place. See docs/listen.md.
+   */
+  listen(
+    channel: string,
+    handler: ListenHandler,
+    options?: ListenOptions,
+  ): Promise<ListenSubscription> {
+    return this.#listener.listen(channel, handler, options);
+  }
+
+  /** Stops `handler` (or every handler) on `channel`; the last one out closes the connection. */
+  unlisten(channel: string, handler?: ListenHandler): Promise<void> {
+    return this.#listener.unlisten(channel, handler);
+  }
+
+  /**
+   * For development with hot reload: the live pool for this configuration when the module that
+   * creates it runs again, or a new one that ends the pool it replaces when the configuration
+   * changed. See docs/hot-reload.md.
+   */
+  static shared<P extends Pool>(
+    this: new (
+      config: PoolConfig & PoolTestingOptions,
+    ) => P,
+    config: PoolConfig & PoolTestingOptions = {},
+    options?: SharedPoolOptions,
+  ): P {
+    // biome-ignore lint/complexity/noThisInStatic: a subclass's shared() builds that subclass
+    return sharedPool(this, config, options);
   }
 
   /** The pool's name in metrics and errors (default `host:port/database`). */
@@ -255,6 +303,8 @@ export class Pool extends pg.Pool {
               resolve();
             });
           });
+    // the LISTEN connection is outside the lending pool: it closes beside it
+    const listenerClosed = this.#listener.close();
     return waited
       .then(() =>
         this.lifeguard.close(
@@ -263,6 +313,7 @@ export class Pool extends pg.Pool {
             : { timeoutMillis: Math.max(0, Math.floor(timeout - (this.#now() - startedAt))) },
         ),
       )
+      .then((report) => listenerClosed.then(() => report))
       .then((report) => {
         setEnding(this, "ended");
         return report;
