@@ -10,7 +10,10 @@ interface RawPrismaClient {
   $disconnect(): Promise<void>;
 }
 
-type PrismaClientClass = new (options: { adapter: unknown }) => RawPrismaClient;
+type PrismaClientClass = new (options: {
+  adapter: unknown;
+  transactionOptions?: { maxWait?: number };
+}) => RawPrismaClient;
 type PrismaLifeguardClass = new (options: object) => { pool: import("@lifeguard/pg").Pool };
 
 /**
@@ -55,7 +58,13 @@ function prismaSubject(
     name: poolName,
     ...LIFEGUARD_SETTINGS,
   });
-  const prisma = new PrismaClient({ adapter });
+  // Prisma waits for a transaction's connection itself, 2 s by default (maxWait): no longer than
+  // Lifeguard's pre-ping timeout, so a transaction could not outlast one dead connection. It gets
+  // the same deadline as every other Lifeguard pool here.
+  const prisma = new PrismaClient({
+    adapter,
+    transactionOptions: { maxWait: LIFEGUARD_SETTINGS.acquireTimeoutMillis },
+  });
   const poolErrors = { count: 0 };
   adapter.pool.on("error", () => poolErrors.count++);
   const leaked: { release(destroy?: boolean): void }[] = [];
