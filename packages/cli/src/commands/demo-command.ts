@@ -4,6 +4,7 @@ import { UsageError, usage, wantsHelp } from "../usage.js";
 import { phases, type ScenarioName, scenarioNames } from "./demo/phases.js";
 import { runDemo } from "./demo/run.js";
 import { formatResult, liveView } from "./demo/view.js";
+import { REQUESTS_PER_SECOND } from "./demo/workload.js";
 
 /**
  * `lifeguard demo`: one workload through Lifeguard (pg drop-in, Drizzle, Knex, Prisma) and plain
@@ -35,37 +36,36 @@ export async function runDemoCommand(args: string[]): Promise<number> {
     if (!json) process.stdout.write(`${line}\n`);
   };
   const chosen = phases.filter((p) => scenario === undefined || p.name === scenario);
-  const servers: EmbeddedPostgres[] = [];
+  const servers: Promise<EmbeddedPostgres>[] = [];
+  const start = () => {
+    const server = startEmbeddedPostgres();
+    server.catch(() => undefined); // awaited where it is used; never unhandled meanwhile
+    servers.push(server);
+    return server;
+  };
   let url = process.env["DATABASE_URL"];
-  let own: EmbeddedPostgres | undefined;
+  let own: Promise<EmbeddedPostgres> | undefined;
   try {
     if (url !== undefined) log("Using DATABASE_URL (its server is never restarted or stopped).");
     else {
+      log("No DATABASE_URL: starting an embedded PostgreSQL in a temp directory...");
+      const main = await start();
+      url = main.url;
+      log(`PostgreSQL is up on port ${main.port}.`);
       // the restart and down phases get a server of their own, so that what earlier phases leave
-      // hanging is never caught by their restart
-      const count =
-        chosen.some((p) => !p.needsOwnServer) && chosen.some((p) => p.needsOwnServer) ? 2 : 1;
-      log(
-        `No DATABASE_URL: starting ${count === 1 ? "an embedded PostgreSQL" : "two embedded PostgreSQL servers"} in a temp directory...`,
-      );
-      const started = await Promise.allSettled(
-        Array.from({ length: count }, () => startEmbeddedPostgres()),
-      );
-      for (const s of started) if (s.status === "fulfilled") servers.push(s.value);
-      const failed = started.find((s) => s.status === "rejected");
-      if (failed !== undefined) throw failed.reason;
-      url = (servers[0] as EmbeddedPostgres).url;
-      own = servers.at(-1);
-      log(`PostgreSQL is up on port ${servers.map((s) => s.port).join(" and ")}.`);
+      // hanging is never caught by their restart; it starts while the first phases run
+      if (chosen.some((p) => p.needsOwnServer))
+        own = chosen.some((p) => !p.needsOwnServer) ? start() : Promise.resolve(main);
     }
     const pools = values.prisma === undefined ? 4 : 5;
     log(
-      `${pools} pools side by side, 5 connections and 9 concurrent requests each, all through one fault proxy per phase.`,
+      `${pools} pools side by side, 5 connections and ${REQUESTS_PER_SECOND} requests/s each, through one fault proxy per phase.`,
     );
     const view = json ? undefined : liveView(process.stdout);
     const result = await runDemo({
       url,
       ...(own === undefined ? {} : { server: own }),
+      database: process.env["DATABASE_URL"] === undefined ? "embedded" : "DATABASE_URL",
       quick: values.quick === true,
       ...(scenario === undefined ? {} : { scenario }),
       ...(values.prisma === undefined ? {} : { prismaClient: values.prisma }),
@@ -74,7 +74,8 @@ export async function runDemoCommand(args: string[]): Promise<number> {
     process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result));
     return result.lifeguardLostNothing ? 0 : 1;
   } finally {
-    await Promise.all(servers.map((s) => s.destroy()));
+    for (const started of await Promise.allSettled(servers))
+      if (started.status === "fulfilled") await started.value.destroy();
   }
 }
 

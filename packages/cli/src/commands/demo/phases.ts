@@ -59,7 +59,7 @@ const kills: Phase = {
     admin.on("error", () => undefined);
     await admin.connect();
     const interval = pick(context, 300, 1000);
-    const rounds = pick(context, 3, 8);
+    const rounds = pick(context, 2, 8);
     const killed = { idle: 0, busy: 0 };
     const times: number[] = [];
     try {

@@ -13,7 +13,7 @@ import {
   POOL_MAX,
   type SubjectFactory,
 } from "./subjects.js";
-import { CONCURRENCY, Gate, RequestLog, runWorkload } from "./workload.js";
+import { Gate, REQUESTS_PER_SECOND, RequestLog, runWorkload } from "./workload.js";
 
 export type { PoolFigures } from "./figures.js";
 export type { ScenarioName } from "./phases.js";
@@ -39,7 +39,8 @@ export interface DemoResult {
   readonly hangThresholdMillis: number;
   readonly settings: {
     readonly poolMax: number;
-    readonly concurrentRequestsPerPool: number;
+    /** Arrivals per second, the same for every pool (some of them slow queries). */
+    readonly requestsPerSecondPerPool: number;
     readonly lifeguard: typeof LIFEGUARD_SETTINGS;
     readonly plain: string;
   };
@@ -58,9 +59,12 @@ export interface DemoOptions {
   /**
    * The demo's own server, which the restart and down phases stop and start; without it they are
    * skipped. Best a server of its own: requests still settling from an earlier phase are then
-   * never caught by a restart meant for another phase.
+   * never caught by a restart meant for another phase. A promise is awaited when a phase needs it,
+   * so the server can start while the first phases run.
    */
-  readonly server?: EmbeddedPostgres;
+  readonly server?: EmbeddedPostgres | Promise<EmbeddedPostgres>;
+  /** Whose server `url` is, for the report; by default "embedded" when `server` is given. */
+  readonly database?: DemoResult["database"];
   readonly quick?: boolean;
   /** Run this phase alone. */
   readonly scenario?: ScenarioName;
@@ -93,8 +97,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   if (options.prismaClient !== undefined)
     factories.push(await loadPrismaSubject(options.prismaClient));
   await createTable(options.url);
-  if (options.server !== undefined && options.server.url !== options.url)
-    await createTable(options.server.url);
+  let ownServer: Promise<EmbeddedPostgres> | undefined;
+  const ownServerReady = () => {
+    ownServer ??= Promise.resolve(
+      options.server as EmbeddedPostgres | Promise<EmbeddedPostgres>,
+    ).then(async (server) => {
+      if (server.url !== options.url) await createTable(server.url);
+      return server;
+    });
+    return ownServer;
+  };
 
   const leaks = new Map<string, { count: number; stack: string | undefined }>();
   const onLeak = (message: unknown) => {
@@ -124,7 +136,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         continue;
       }
       // the next phase starts while this one's hung requests wait out their 5 s
-      const { result, closed } = await runPhase(phase, factories, options, leaks);
+      const server = phase.needsOwnServer ? await ownServerReady() : undefined;
+      const { result, closed } = await runPhase(phase, factories, options, server, leaks);
       settling.push(result);
       closing.push(closed);
     }
@@ -133,11 +146,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     await bounded(Promise.all(closing), 300);
     return {
       quick: options.quick === true,
-      database: options.server === undefined ? "DATABASE_URL" : "embedded",
+      database: options.database ?? (options.server === undefined ? "DATABASE_URL" : "embedded"),
       hangThresholdMillis: HANG_MILLIS,
       settings: {
         poolMax: POOL_MAX,
-        concurrentRequestsPerPool: CONCURRENCY + 1,
+        requestsPerSecondPerPool: REQUESTS_PER_SECOND,
         lifeguard: LIFEGUARD_SETTINGS,
         plain: "pg.Pool's defaults (no acquire deadline) with the same max",
       },
@@ -194,9 +207,10 @@ async function runPhase(
   phase: Phase,
   factories: readonly SubjectFactory[],
   options: DemoOptions,
+  server: EmbeddedPostgres | undefined,
   leaks: ReadonlyMap<string, { count: number; stack: string | undefined }>,
 ): Promise<{ readonly result: Promise<PhaseResult>; readonly closed: Promise<void> }> {
-  const target = phase.needsOwnServer ? (options.server?.url ?? options.url) : options.url;
+  const target = server?.url ?? options.url;
   const proxy = await startFaultProxy(target);
   const subjects: DemoSubject[] = [];
   try {
@@ -212,14 +226,23 @@ async function runPhase(
   const logs = subjects.map(() => new RequestLog(now));
   const leasesLeaked = subjects.map(() => 0);
   let running = true;
+  let stoppedAt: number | undefined;
   const gate = new Gate();
-  const workers = subjects.flatMap((subject, i) =>
-    runWorkload(subject, logs[i] as RequestLog, { running: () => running, gate }),
+  const arrivalSeconds = () => {
+    const at = stoppedAt ?? performance.now();
+    return (at - t0 - gate.closedMillis(at)) / 1000;
+  };
+  const workers = subjects.map((subject, i) =>
+    runWorkload(subject, logs[i] as RequestLog, {
+      running: () => running,
+      gate,
+      arrivalSeconds,
+    }),
   );
   const context: PhaseContext = {
     url: target,
     proxy,
-    server: options.server,
+    server,
     quick: options.quick === true,
     subjects,
     logs,
@@ -249,6 +272,7 @@ async function runPhase(
   try {
     fault = await phase.inject(context);
   } finally {
+    stoppedAt = performance.now();
     running = false;
     gate.open();
     clearInterval(ticker);

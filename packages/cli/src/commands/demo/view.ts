@@ -93,7 +93,7 @@ export function formatResult(result: DemoResult): string {
     result.database === "embedded" ? "the demo's own embedded PostgreSQL" : "DATABASE_URL's server";
   const out = [
     "",
-    `${result.phases.filter((p) => p.skipped === undefined).length} phase(s) in ${seconds(result.durationMillis)} on ${where}. Every pool: max ${result.settings.poolMax}, ${result.settings.concurrentRequestsPerPool} concurrent requests, the same faults at the same moments.`,
+    `${result.phases.filter((p) => p.skipped === undefined).length} phase(s) in ${seconds(result.durationMillis)} on ${where}. Every pool: max ${result.settings.poolMax}, ${result.settings.requestsPerSecondPerPool} requests/s arriving whatever happens to earlier ones, the same faults at the same moments.`,
     `Lifeguard: acquireTimeoutMillis ${result.settings.lifeguard.acquireTimeoutMillis}, leakDetectionThresholdMillis ${result.settings.lifeguard.leakDetectionThresholdMillis}, the rest default. Plain: ${result.settings.plain}.`,
     "",
     line(columns),

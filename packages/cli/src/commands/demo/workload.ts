@@ -69,9 +69,10 @@ export class RequestLog {
   }
 }
 
-/** Lets every worker finish its request and wait, then go on together: a quiet moment. */
+/** Stops the arrivals for a quiet moment; the time it stays closed does not count as arrival time. */
 export class Gate {
-  #closed: { promise: Promise<void>; open: () => void } | undefined;
+  #closed: { promise: Promise<void>; open: () => void; at: number } | undefined;
+  #closedMillis = 0;
 
   close(): void {
     if (this.#closed !== undefined) return;
@@ -79,80 +80,79 @@ export class Gate {
     const promise = new Promise<void>((resolve) => {
       open = resolve;
     });
-    this.#closed = { promise, open };
+    this.#closed = { promise, open, at: performance.now() };
   }
 
   open(): void {
-    this.#closed?.open();
+    if (this.#closed === undefined) return;
+    this.#closedMillis += performance.now() - this.#closed.at;
+    this.#closed.open();
     this.#closed = undefined;
   }
 
   async pass(): Promise<void> {
     await this.#closed?.promise;
   }
+
+  /** How long it has been closed in all, up to `now`. */
+  closedMillis(now: number): number {
+    return this.#closedMillis + (this.#closed === undefined ? 0 : now - this.#closed.at);
+  }
 }
 
 export interface WorkloadControl {
   readonly running: () => boolean;
   readonly gate: Gate;
+  /**
+   * Seconds of arrivals so far, one clock for every pool of the phase: it stands still while the
+   * gate is closed and stops for good when the phase does, so every pool gets the same requests.
+   */
+  readonly arrivalSeconds: () => number;
 }
 
 const ACCOUNTS = 100;
-export const CONCURRENCY = 8;
+/** Requests that arrive per second, on every pool alike. */
+export const REQUESTS_PER_SECOND = 40;
+/** Of which slow queries (0.3 s: what the busy kills hit while it runs). */
+export const SLOW_PER_SECOND = 4;
 
-/** The whole workload on one pool: request mix workers plus one slow-query worker. */
-export function runWorkload(
+/**
+ * The whole workload on one pool: requests arriving at a fixed rate, whether earlier ones ended or
+ * not (as web traffic does: a pool that fails fast gets no more requests than one that hangs).
+ * Resolves when no more arrive; the requests still running are the phase's to wait for.
+ */
+export async function runWorkload(
   subject: DemoSubject,
   log: RequestLog,
-  control: WorkloadControl,
-): Promise<void>[] {
-  return [
-    ...Array.from({ length: CONCURRENCY }, (_, id) => worker(subject, log, id, control)),
-    slowWorker(subject, log, control),
-  ];
-}
-
-/** Reads, transfers, careless requests that set session state, and requests that check for it. */
-async function worker(
-  subject: DemoSubject,
-  log: RequestLog,
-  id: number,
-  { running, gate }: WorkloadControl,
+  { running, gate, arrivalSeconds }: WorkloadControl,
 ): Promise<void> {
-  let n = id;
-  while (running()) {
+  let issued = 0;
+  let issuedSlow = 0;
+  let n = 0;
+  for (;;) {
     await gate.pass();
-    if (!running()) break;
-    n++;
-    const roll = (n * 7919) % 100;
-    if (roll < 55) await log.track(() => subject.read((n % ACCOUNTS) + 1));
-    else if (roll < 75) {
-      // always the lower id first: concurrent transfers never deadlock
-      const a = (n % (ACCOUNTS - 1)) + 1;
-      await log.track(() => subject.transfer(a, a + 1));
-    } else if (roll < 85) await log.track(() => subject.dirty(`tenant-${n}`));
-    else {
-      const tenant = await log.track(() => subject.probe());
-      if (tenant !== undefined && tenant !== "" && !log.frozen) log.sessionsLeaked++;
-    }
-    // think time, as real traffic has: some connections sit idle (and get killed there)
-    await new Promise((resolve) => setTimeout(resolve, n % 50));
+    const elapsed = arrivalSeconds();
+    const slowDue = Math.floor(elapsed * SLOW_PER_SECOND);
+    for (; issuedSlow < slowDue; issuedSlow++) void log.track(() => subject.slow());
+    const due = Math.floor(elapsed * (REQUESTS_PER_SECOND - SLOW_PER_SECOND));
+    for (; issued < due; issued++) void request(subject, log, n++);
+    if (!running()) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
 
-/** Slow queries, one at a time: the ones the busy kills hit mid-flight. */
-async function slowWorker(
-  subject: DemoSubject,
-  log: RequestLog,
-  { running, gate }: WorkloadControl,
-): Promise<void> {
-  while (running()) {
-    await gate.pass();
-    if (!running()) break;
-    const started = performance.now();
-    await log.track(() => subject.slow());
-    // a request that fails at once must not spin
-    if (performance.now() - started < 10) await new Promise((resolve) => setTimeout(resolve, 10));
+/** One request of the mix: a read, a transfer, a careless request, or one that checks for it. */
+async function request(subject: DemoSubject, log: RequestLog, n: number): Promise<void> {
+  const roll = (n * 7919) % 100;
+  if (roll < 55) await log.track(() => subject.read((n % ACCOUNTS) + 1));
+  else if (roll < 75) {
+    // always the lower id first: concurrent transfers never deadlock
+    const a = (n % (ACCOUNTS - 1)) + 1;
+    await log.track(() => subject.transfer(a, a + 1));
+  } else if (roll < 85) await log.track(() => subject.dirty(`tenant-${n}`));
+  else {
+    const tenant = await log.track(() => subject.probe());
+    if (tenant !== undefined && tenant !== "" && !log.frozen) log.sessionsLeaked++;
   }
 }
 
