@@ -71,6 +71,10 @@ function plainPgPool({ url, phase }: SubjectSite): DemoSubject {
   const pool = new pg.Pool({ connectionString: urlFor(url, applicationName), max: POOL_MAX });
   const poolErrors = { count: 0 };
   pool.on("error", () => poolErrors.count++);
+  // pg.Pool leaves a checked-out client without an 'error' listener: a backend killed between two
+  // of its queries, or in the instant it is lent, would crash this process. Applications that
+  // survive add one as each client connects, as here (Lifeguard's clients always have one).
+  pool.on("connect", (client) => client.on("error", () => poolErrors.count++));
   return pgStyle("plain pg.Pool", undefined, applicationName, pool, poolErrors);
 }
 
@@ -96,18 +100,8 @@ function pgStyle(
   poolErrors: { count: number },
 ): DemoSubject {
   const lifeguard = poolName !== undefined;
-  const listened = new WeakSet<pg.PoolClient>();
   const leaked: pg.PoolClient[] = [];
-  const connect = async () => {
-    const client = await pool.connect();
-    // pg.Pool leaves a checked-out client without an 'error' listener: a backend killed between
-    // two of its queries would crash this process (Lifeguard's clients always have one)
-    if (!lifeguard && !listened.has(client)) {
-      listened.add(client);
-      client.on("error", () => poolErrors.count++);
-    }
-    return client;
-  };
+  const connect = () => pool.connect();
   const run = async <T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
     const client = await connect();
     try {

@@ -112,9 +112,9 @@ export interface WorkloadControl {
 
 const ACCOUNTS = 100;
 /** Requests that arrive per second, on every pool alike. */
-export const REQUESTS_PER_SECOND = 40;
+export const REQUESTS_PER_SECOND = 25;
 /** Of which slow queries (0.3 s: what the busy kills hit while it runs). */
-export const SLOW_PER_SECOND = 4;
+export const SLOW_PER_SECOND = 3;
 
 /**
  * The whole workload on one pool: requests arriving at a fixed rate, whether earlier ones ended or
