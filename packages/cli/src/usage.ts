@@ -11,7 +11,7 @@ export const commandUsage = {
                                             cut, leaked leases, a database restart under load, the
                                             database down; ends with a table (embedded PostgreSQL
                                             unless DATABASE_URL is set, which skips restart and down)
-      --quick                               every phase shorter: under 15 s in all
+      --quick                               every phase shorter: about 10 s of phases
       --scenario <name>                     one phase alone: kills, network-cut, leak, restart, down
       --json                                every figure as JSON, nothing else on stdout
 `,
