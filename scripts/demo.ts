@@ -5,10 +5,12 @@ import { runDemoCommand } from "../packages/cli/src/index.js";
 import { generatePrismaClient } from "../test-fixtures/prisma/index.js";
 
 const args = process.argv.slice(2);
-if (!args.includes("--prisma")) {
+if (!args.includes("--prisma") && !args.includes("--help") && !args.includes("-h")) {
   process.stdout.write(
     "Generating the Prisma client for the demo (cached after the first run)...\n",
   );
   args.push("--prisma", await generatePrismaClient());
 }
-process.exitCode = await runDemoCommand(args);
+const code = await runDemoCommand(args);
+// as `lifeguard demo` does: pools still closing after the servers are gone are not waited for
+process.stdout.write("", () => process.exit(code));

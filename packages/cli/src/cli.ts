@@ -2,24 +2,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { advise } from "./commands/advise.js";
 import { doctor, formatDoctor } from "./commands/doctor.js";
-
-const usage = `lifeguard — a PostgreSQL connection pool you can trust in production
-
-usage:
-  lifeguard demo [--quick] [--seconds N] [--prisma <generated client module>] [--json]
-                                            run one workload through Lifeguard (pg, Drizzle, Knex,
-                                            and Prisma with --prisma) and plain pg.Pool while
-                                            killing backends and leaking session state; compare
-                                            (embedded PostgreSQL unless DATABASE_URL is set)
-  lifeguard doctor [url] [--instances N] [--json]
-                                            server limits, connections by application, timeouts
-                                            that interact with a pool, a recommended max
-  lifeguard advise --rate <leases/s> --hold-ms <ms> [--instances N] [--cores C] [--spindles S] [--json]
-                                            pool size from Little's law and (cores × 2) + spindles
-  lifeguard --version
-`;
-
-class UsageError extends Error {}
+import { isCommand, UsageError, usage, wantsHelp } from "./usage.js";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
@@ -52,12 +35,16 @@ function positiveInteger(name: string, value: string | undefined): number | unde
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (isCommand(command) && wantsHelp(rest)) {
+    process.stdout.write(usage(command));
+    return 0;
+  }
   switch (command) {
     case undefined:
     case "--help":
     case "-h":
     case "help":
-      process.stdout.write(usage);
+      process.stdout.write(usage());
       return 0;
     case "--version":
     case "-v":
@@ -113,7 +100,11 @@ async function main(argv: string[]): Promise<number> {
     }
     case "demo": {
       const { runDemoCommand } = await import("./commands/demo-command.js");
-      return runDemoCommand(rest);
+      const code = await runDemoCommand(rest);
+      // a pool may still be closing a connection it was cleaning when the servers went away (it
+      // gives up within seconds): the demo is over and its servers are gone, so do not wait
+      process.stdout.write("", () => process.exit(code));
+      return code;
     }
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
@@ -124,7 +115,8 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
-main(process.argv.slice(2)).then(
+const argv = process.argv.slice(2);
+main(argv).then(
   (code) => {
     process.exitCode = code;
   },
@@ -135,7 +127,9 @@ main(process.argv.slice(2)).then(
         "code" in error &&
         String(error.code).startsWith("ERR_PARSE_ARGS"))
     ) {
-      process.stderr.write(`lifeguard: ${error.message}\n\n${usage}`);
+      // the usage of the command that was run, or all of them
+      const command = isCommand(argv[0]) ? argv[0] : undefined;
+      process.stderr.write(`lifeguard: ${error.message}\n\n${usage(command)}`);
       process.exitCode = 2;
       return;
     }

@@ -1,6 +1,13 @@
 export type { Advice, AdviseInput } from "./commands/advise.js";
 export { advise } from "./commands/advise.js";
-export type { DemoOptions, DemoResult, SubjectResult } from "./commands/demo/run.js";
+export type {
+  DemoOptions,
+  DemoProgress,
+  DemoResult,
+  PhaseResult,
+  PoolFigures,
+  ScenarioName,
+} from "./commands/demo/run.js";
 export { runDemo } from "./commands/demo/run.js";
 export { runDemoCommand } from "./commands/demo-command.js";
 export type { DoctorReport } from "./commands/doctor.js";

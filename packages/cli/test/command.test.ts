@@ -52,6 +52,26 @@ describe("the lifeguard command", () => {
     expect(result.stderr).toContain("usage:");
   });
 
+  it.each([
+    ["demo", /lifeguard demo \[--quick\] \[--scenario <name>\]/],
+    ["doctor", /lifeguard doctor \[url\]/],
+    ["advise", /lifeguard advise --rate <leases\/s> --hold-ms <ms>/],
+  ])("%s --help prints its usage and exits 0", (command, line) => {
+    for (const flag of ["--help", "-h"]) {
+      const result = lifeguard(command, flag);
+      expect(result.code, flag).toBe(0);
+      expect(result.stderr, flag).toBe("");
+      expect(result.stdout, flag).toMatch(/^usage:/);
+      expect(result.stdout, flag).toMatch(line);
+    }
+  });
+
+  it("--help, before other arguments are checked, still wins over a missing option", () => {
+    const result = lifeguard("advise", "--rate", "1", "--help");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/lifeguard advise/);
+  });
+
   it("--version prints the package version", () => {
     const result = lifeguard("--version");
     expect(result.code).toBe(0);

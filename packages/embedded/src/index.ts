@@ -1,5 +1,11 @@
 export * from "./embedded-server.js";
 export {
+  type FaultMode,
+  type FaultProxy,
+  type FaultTarget,
+  startFaultProxy,
+} from "./fault-proxy.js";
+export {
   freePort,
   launchServer,
   ManagedServer,

@@ -1,8 +1,6 @@
-import diagnosticsChannel from "node:diagnostics_channel";
 import { pathToFileURL } from "node:url";
-import type { ConnectionAcquireEvent } from "@lifeguard/core";
-import { channelNames } from "@lifeguard/core";
-import type { DemoSubject } from "./subjects.js";
+import type { DemoSubject, SubjectFactory, SubjectSite } from "./subjects.js";
+import { LIFEGUARD_SETTINGS, POOL_MAX, urlFor } from "./subjects.js";
 
 /** The part of a generated Prisma Client the demo uses: raw SQL, so any schema will do. */
 interface RawPrismaClient {
@@ -12,15 +10,20 @@ interface RawPrismaClient {
   $disconnect(): Promise<void>;
 }
 
-type PrismaClientClass = new (options: { adapter: unknown }) => RawPrismaClient;
+type PrismaClientClass = new (options: {
+  adapter: unknown;
+  transactionOptions?: { maxWait?: number };
+}) => RawPrismaClient;
+type PrismaLifeguardClass = new (options: object) => { pool: import("@lifeguard/pg").Pool };
 
 /**
  * Prisma through Lifeguard, on the application's own generated client (`--prisma <module>`): the
- * demo's workload is raw SQL on its own table, so the client's schema does not matter.
+ * demo's workload is raw SQL on its own table, so the client's schema does not matter. Loads the
+ * modules once (failing before anything is opened), then makes one subject per phase.
  */
-export async function prismaSubject(url: string, clientModule: string): Promise<DemoSubject> {
+export async function loadPrismaSubject(clientModule: string): Promise<SubjectFactory> {
   let PrismaClient: PrismaClientClass;
-  let PrismaLifeguard: new (options: object) => { pool: import("@lifeguard/pg").Pool };
+  let PrismaLifeguard: PrismaLifeguardClass;
   try {
     const href =
       clientModule.startsWith(".") || clientModule.startsWith("/")
@@ -39,28 +42,37 @@ export async function prismaSubject(url: string, clientModule: string): Promise<
       { cause: error },
     );
   }
-  const applicationName = "lifeguard-demo-prisma";
-  const connection = new URL(url);
-  connection.searchParams.set("application_name", applicationName);
+  return (site) => prismaSubject(site, PrismaClient, PrismaLifeguard);
+}
+
+function prismaSubject(
+  { url, phase }: SubjectSite,
+  PrismaClient: PrismaClientClass,
+  PrismaLifeguard: PrismaLifeguardClass,
+): DemoSubject {
+  const applicationName = `lifeguard-demo-${phase}-prisma`;
+  const poolName = `demo-prisma-${phase}`;
   const adapter = new PrismaLifeguard({
-    connectionString: connection.toString(),
-    max: 5,
-    name: "demo-prisma",
+    connectionString: urlFor(url, applicationName),
+    max: POOL_MAX,
+    name: poolName,
+    ...LIFEGUARD_SETTINGS,
   });
-  const prisma = new PrismaClient({ adapter });
-  const waits: number[] = [];
-  const onAcquire = (message: unknown) => {
-    const event = message as ConnectionAcquireEvent;
-    if (event.pool.name === "demo-prisma") waits.push(event.waitMillis);
-  };
-  diagnosticsChannel.subscribe(channelNames.connectionAcquire, onAcquire);
+  // Prisma waits for a transaction's connection itself, 2 s by default (maxWait): no longer than
+  // Lifeguard's pre-ping timeout, so a transaction could not outlast one dead connection. It gets
+  // the same deadline as every other Lifeguard pool here.
+  const prisma = new PrismaClient({
+    adapter,
+    transactionOptions: { maxWait: LIFEGUARD_SETTINGS.acquireTimeoutMillis },
+  });
   const poolErrors = { count: 0 };
   adapter.pool.on("error", () => poolErrors.count++);
+  const leaked: { release(destroy?: boolean): void }[] = [];
   return {
     name: "Prisma on Lifeguard",
     lifeguard: true,
     applicationName,
-    waits,
+    poolName,
     poolErrors,
     read: async (id) =>
       void (await prisma.$queryRawUnsafe("select balance from demo_accounts where id = $1", id)),
@@ -75,7 +87,7 @@ export async function prismaSubject(url: string, clientModule: string): Promise<
           to,
         );
       }),
-    leak: async (tenant) =>
+    dirty: async (tenant) =>
       void (await prisma.$executeRawUnsafe("select set_config('app.tenant', $1, false)", tenant)),
     probe: async () => {
       const rows = await prisma.$queryRawUnsafe<{ tenant: string }[]>(
@@ -84,9 +96,14 @@ export async function prismaSubject(url: string, clientModule: string): Promise<
       return rows[0]?.tenant ?? "";
     },
     slow: async () => void (await prisma.$executeRawUnsafe("select pg_sleep(0.3)")),
-    pool: () => ({ total: adapter.pool.totalCount, idle: adapter.pool.idleCount }),
+    leakLease: async () => {
+      // Prisma has no way to hold a connection: the leak is on the pool under its adapter
+      const client = await adapter.pool.connect();
+      leaked.push(client);
+      await client.query("select 1");
+    },
     close: async () => {
-      diagnosticsChannel.unsubscribe(channelNames.connectionAcquire, onAcquire);
+      for (const client of leaked.splice(0)) client.release(true);
       await prisma.$disconnect();
       await adapter.pool.end();
     },

@@ -1,92 +1,180 @@
+import diagnosticsChannel from "node:diagnostics_channel";
+import type { LeakEvent } from "@lifeguard/core";
+import { channelNames } from "@lifeguard/core";
+import { type EmbeddedPostgres, type FaultProxy, startFaultProxy } from "@lifeguard/embedded";
 import pg from "pg";
-import { prismaSubject } from "./prisma-subject.js";
-import type { DemoSubject } from "./subjects.js";
-import { demoSubjects } from "./subjects.js";
+import { type FaultWindow, figuresOf, HANG_MILLIS, type PoolFigures } from "./figures.js";
+import { type Phase, type PhaseContext, phases, type ScenarioName } from "./phases.js";
+import { loadPrismaSubject } from "./prisma-subject.js";
+import {
+  type DemoSubject,
+  demoSubjects,
+  LIFEGUARD_SETTINGS,
+  POOL_MAX,
+  type SubjectFactory,
+} from "./subjects.js";
+import { Gate, REQUESTS_PER_SECOND, RequestLog, runWorkload } from "./workload.js";
 
-/** What happened to one pool during the demo. */
-export interface SubjectResult {
-  readonly name: string;
-  readonly lifeguard: boolean;
-  /** Operations that succeeded. */
-  readonly queries: number;
-  /** Errors that reached the application for any reason other than its own query being killed. */
-  readonly errors: number;
-  /** Queries killed while running (SQLSTATE 57P01): unavoidable, the same for every pool. */
-  readonly killedInFlight: number;
-  /** Requests that found another request's session state (`app.tenant`) on their connection. */
-  readonly sessionsLeaked: number;
-  /** 'error' events the pool emitted (pg.Pool: each kills an application without a listener). */
-  readonly poolErrorEvents: number;
-  readonly queriesPerSecond: number;
-  /** 99th percentile of the time requests waited for a connection, in ms. */
-  readonly p99WaitMillis: number;
-  /** A few of the errors, for the report. */
-  readonly sampleErrors: readonly string[];
+export type { PoolFigures } from "./figures.js";
+export type { ScenarioName } from "./phases.js";
+
+/** One phase: its fault, and every pool's figures. */
+export interface PhaseResult {
+  readonly name: ScenarioName;
+  readonly title: string;
+  readonly what: string;
+  /** Why the phase did not run (it needs the demo's own server), or undefined when it ran. */
+  readonly skipped: string | undefined;
+  readonly durationMillis: number;
+  readonly fault:
+    | (FaultWindow & { readonly details: Readonly<Record<string, number>> })
+    | undefined;
+  readonly subjects: readonly PoolFigures[];
 }
 
 export interface DemoResult {
+  readonly quick: boolean;
+  /** "embedded": the demo's own server; "DATABASE_URL": the user's, never restarted. */
+  readonly database: "embedded" | "DATABASE_URL";
+  readonly hangThresholdMillis: number;
+  readonly settings: {
+    readonly poolMax: number;
+    /** Arrivals per second, the same for every pool (some of them slow queries). */
+    readonly requestsPerSecondPerPool: number;
+    readonly lifeguard: typeof LIFEGUARD_SETTINGS;
+    readonly plain: string;
+  };
   readonly durationMillis: number;
-  readonly chaos: { readonly idleKilled: number; readonly busyKilled: number };
-  readonly subjects: readonly SubjectResult[];
-  /** True when no Lifeguard pool let an error or a session leak through. */
+  readonly phases: readonly PhaseResult[];
+  /**
+   * True when no Lifeguard pool leaked a session or hung a request in any phase, and none failed
+   * a request in the kills and network-cut phases other than a query killed while it ran.
+   */
   readonly lifeguardLostNothing: boolean;
 }
 
 export interface DemoOptions {
+  /** The server of the phases that leave it running (kills, network cut, leaks). */
   readonly url: string;
-  readonly durationMillis: number;
-  /** Concurrent requests per pool (each pool has 5 connections). */
-  readonly concurrency?: number;
+  /**
+   * The demo's own server, which the restart and down phases stop and start; without it they are
+   * skipped. Best a server of its own: requests still settling from an earlier phase are then
+   * never caught by a restart meant for another phase. A promise is awaited when a phase needs it,
+   * so the server can start while the first phases run.
+   */
+  readonly server?: EmbeddedPostgres | Promise<EmbeddedPostgres>;
+  /** Whose server `url` is, for the report; by default "embedded" when `server` is given. */
+  readonly database?: DemoResult["database"];
+  readonly quick?: boolean;
+  /** Run this phase alone. */
+  readonly scenario?: ScenarioName;
   /** A generated Prisma Client module: adds Prisma on Lifeguard to the comparison. */
   readonly prismaClient?: string;
-  /** Called about four times a second with the running totals. */
+  readonly onPhase?: (phase: Phase, index: number, of: number, skipped: string | undefined) => void;
+  readonly onEvent?: (atMillis: number, text: string) => void;
+  /** Called about four times a second while a phase runs. */
   readonly onProgress?: (progress: DemoProgress) => void;
 }
 
 export interface DemoProgress {
+  readonly phase: ScenarioName;
   readonly elapsedMillis: number;
-  readonly durationMillis: number;
-  readonly chaos: DemoResult["chaos"];
-  readonly subjects: readonly (Omit<SubjectResult, "p99WaitMillis" | "sampleErrors"> & {
-    readonly pool: { total: number; idle: number };
-  })[];
+  readonly subjects: readonly {
+    readonly name: string;
+    readonly succeeded: number;
+    readonly failed: number;
+    readonly waiting: number;
+    readonly sessionsLeaked: number;
+  }[];
 }
 
 const ACCOUNTS = 100;
-const IN_FLIGHT = "57P01"; // admin_shutdown: the backend was terminated while running this query
 
-class Tally {
-  queries = 0;
-  errors = 0;
-  killedInFlight = 0;
-  sessionsLeaked = 0;
-  readonly samples = new Set<string>();
+/** Runs every phase (or one) through every pool; resolves with the comparison. */
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  // the optional Prisma client first: if it cannot be loaded, nothing has been opened yet
+  const factories: SubjectFactory[] = [...demoSubjects];
+  if (options.prismaClient !== undefined)
+    factories.push(await loadPrismaSubject(options.prismaClient));
+  await createTable(options.url);
+  let ownServer: Promise<EmbeddedPostgres> | undefined;
+  const ownServerReady = () => {
+    ownServer ??= Promise.resolve(
+      options.server as EmbeddedPostgres | Promise<EmbeddedPostgres>,
+    ).then(async (server) => {
+      if (server.url !== options.url) await createTable(server.url);
+      return server;
+    });
+    return ownServer;
+  };
 
-  failed(error: unknown): void {
-    if (killedMidQuery(error)) this.killedInFlight++;
-    else {
-      this.errors++;
-      if (this.samples.size < 3) this.samples.add(messageOf(error));
+  const leaks = new Map<string, { count: number; stack: string | undefined }>();
+  const onLeak = (message: unknown) => {
+    const event = message as LeakEvent;
+    const seen = leaks.get(event.pool.name) ?? { count: 0, stack: undefined };
+    seen.count++;
+    seen.stack ??= event.stack;
+    leaks.set(event.pool.name, seen);
+  };
+  diagnosticsChannel.subscribe(channelNames.leak, onLeak);
+
+  const started = performance.now();
+  const chosen = phases.filter(
+    (p) => options.scenario === undefined || p.name === options.scenario,
+  );
+  const settling: Promise<PhaseResult>[] = [];
+  const closing: Promise<void>[] = [];
+  try {
+    for (const [index, phase] of chosen.entries()) {
+      const skipped =
+        phase.needsOwnServer && options.server === undefined
+          ? "DATABASE_URL is set: the demo restarts and stops only a server it started itself, never yours"
+          : undefined;
+      options.onPhase?.(phase, index, chosen.length, skipped);
+      if (skipped !== undefined) {
+        settling.push(Promise.resolve(skippedPhase(phase, skipped)));
+        continue;
+      }
+      // the next phase starts while this one's hung requests wait out their 5 s
+      const server = phase.needsOwnServer ? await ownServerReady() : undefined;
+      const { result, closed } = await runPhase(phase, factories, options, server, leaks);
+      settling.push(result);
+      closing.push(closed);
     }
+    const results = await Promise.all(settling);
+    // what is still closing is a pool waiting for a connection it cleans: not worth waiting for
+    await bounded(Promise.all(closing), 300);
+    return {
+      quick: options.quick === true,
+      database: options.database ?? (options.server === undefined ? "DATABASE_URL" : "embedded"),
+      hangThresholdMillis: HANG_MILLIS,
+      settings: {
+        poolMax: POOL_MAX,
+        requestsPerSecondPerPool: REQUESTS_PER_SECOND,
+        lifeguard: LIFEGUARD_SETTINGS,
+        plain: "pg.Pool's defaults (no acquire deadline) with the same max",
+      },
+      durationMillis: performance.now() - started,
+      phases: results,
+      lifeguardLostNothing: results.every((phase) =>
+        phase.subjects.every((s) => !s.lifeguard || lostNothing(phase.name, s)),
+      ),
+    };
+  } finally {
+    diagnosticsChannel.unsubscribe(channelNames.leak, onLeak);
   }
 }
 
-/** Runs the workload through every pool while killing backends; resolves with the comparison. */
-export async function runDemo(options: DemoOptions): Promise<DemoResult> {
-  const concurrency = options.concurrency ?? 8;
-  // the optional Prisma client first: if it cannot be loaded, nothing has been opened yet
-  const prisma =
-    options.prismaClient === undefined
-      ? undefined
-      : await prismaSubject(options.url, options.prismaClient);
-  const admin = new pg.Client({
-    connectionString: options.url,
-    application_name: "lifeguard-demo-chaos",
-  });
+function lostNothing(phase: ScenarioName, s: PoolFigures): boolean {
+  if (s.sessionsLeaked > 0 || s.hung > 0) return false;
+  return phase === "kills" || phase === "network-cut" ? s.failed === s.killedMidQuery : true;
+}
+
+async function createTable(url: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: url, application_name: "lifeguard-demo-setup" });
   admin.on("error", () => undefined);
-  let subjects: DemoSubject[] = prisma === undefined ? [] : [prisma];
+  await admin.connect();
   try {
-    await admin.connect();
     await admin.query(
       "create table if not exists demo_accounts (id int primary key, balance int not null)",
     );
@@ -94,184 +182,179 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       "insert into demo_accounts select g, 1000 from generate_series(1, $1) g on conflict (id) do nothing",
       [ACCOUNTS],
     );
-    subjects = [...demoSubjects(options.url), ...subjects];
-  } catch (error) {
-    for (const subject of subjects) await subject.close().catch(() => undefined);
+  } finally {
     await admin.end().catch(() => undefined);
+  }
+}
+
+function skippedPhase(phase: Phase, reason: string): PhaseResult {
+  return {
+    name: phase.name,
+    title: phase.title,
+    what: phase.what,
+    skipped: reason,
+    durationMillis: 0,
+    fault: undefined,
+    subjects: [],
+  };
+}
+
+/**
+ * Runs one phase's workload and faults; resolves when its active part is over, with its result to
+ * come: that settles once every request has ended or waited 5 s (an async function would wait).
+ */
+async function runPhase(
+  phase: Phase,
+  factories: readonly SubjectFactory[],
+  options: DemoOptions,
+  server: EmbeddedPostgres | undefined,
+  leaks: ReadonlyMap<string, { count: number; stack: string | undefined }>,
+): Promise<{ readonly result: Promise<PhaseResult>; readonly closed: Promise<void> }> {
+  const target = server?.url ?? options.url;
+  const proxy = await startFaultProxy(target);
+  const subjects: DemoSubject[] = [];
+  try {
+    for (const factory of factories)
+      subjects.push(factory({ url: proxy.url(), phase: phase.name }));
+  } catch (error) {
+    await Promise.all(subjects.map((s) => s.close().catch(() => undefined)));
+    await proxy.close();
     throw error;
   }
-  const tallies = subjects.map(() => new Tally());
-  const chaos = { idleKilled: 0, busyKilled: 0 };
-  const started = performance.now();
-  const stopAt = started + options.durationMillis;
-  const running = () => performance.now() < stopAt;
-
-  const progress = (): DemoProgress => {
-    const elapsed = Math.min(performance.now() - started, options.durationMillis);
-    return {
-      elapsedMillis: elapsed,
-      durationMillis: options.durationMillis,
-      chaos: { ...chaos },
-      subjects: subjects.map((s, i) => summary(s, tallies[i] as Tally, elapsed)),
-    };
+  const t0 = performance.now();
+  const now = () => performance.now() - t0;
+  const logs = subjects.map(() => new RequestLog(now));
+  const leasesLeaked = subjects.map(() => 0);
+  let running = true;
+  let stoppedAt: number | undefined;
+  const gate = new Gate();
+  const arrivalSeconds = () => {
+    const at = stoppedAt ?? performance.now();
+    return (at - t0 - gate.closedMillis(at)) / 1000;
   };
-  const ticker = setInterval(() => options.onProgress?.(progress()), 250);
-
-  try {
-    await Promise.all([
-      ...subjects.flatMap((subject, i) => [
-        ...Array.from({ length: concurrency }, (_, w) =>
-          worker(subject, tallies[i] as Tally, w, running),
-        ),
-        slowWorker(subject, tallies[i] as Tally, running),
-      ]),
-      chaosLoop(admin, chaos, running),
-    ]);
-  } finally {
-    clearInterval(ticker);
-  }
-  const elapsed = performance.now() - started;
-  options.onProgress?.(progress());
-  const results = subjects.map((subject, i) => {
-    const tally = tallies[i] as Tally;
-    return {
-      ...summary(subject, tally, elapsed),
-      p99WaitMillis: percentile(subject.waits, 0.99),
-      sampleErrors: [...tally.samples],
-    };
+  const workers = subjects.map((subject, i) =>
+    runWorkload(subject, logs[i] as RequestLog, {
+      running: () => running,
+      gate,
+      arrivalSeconds,
+    }),
+  );
+  const context: PhaseContext = {
+    url: target,
+    proxy,
+    server,
+    quick: options.quick === true,
+    subjects,
+    logs,
+    gate,
+    now,
+    event: (text) => options.onEvent?.(now(), text),
+    leaked: (i) => {
+      leasesLeaked[i] = (leasesLeaked[i] ?? 0) + 1;
+    },
+  };
+  const progress = (): DemoProgress => ({
+    phase: phase.name,
+    elapsedMillis: now(),
+    subjects: subjects.map((s, i) => {
+      const log = logs[i] as RequestLog;
+      return {
+        name: s.name,
+        succeeded: log.records.filter((r) => r.outcome === "ok").length,
+        failed: log.records.filter((r) => r.outcome === "failed").length,
+        waiting: log.inFlight.length,
+        sessionsLeaked: log.sessionsLeaked,
+      };
+    }),
   });
-  for (const subject of subjects) await subject.close().catch(() => undefined);
-  await admin.end().catch(() => undefined);
-  return {
-    durationMillis: elapsed,
-    chaos,
-    subjects: results.map(({ pool: _pool, ...rest }) => rest),
-    lifeguardLostNothing: results.every(
-      (r) => !r.lifeguard || (r.errors === 0 && r.sessionsLeaked === 0),
-    ),
+  const ticker = setInterval(() => options.onProgress?.(progress()), 250);
+  let fault: PhaseResult["fault"];
+  try {
+    fault = await phase.inject(context);
+  } finally {
+    stoppedAt = performance.now();
+    running = false;
+    gate.open();
+    clearInterval(ticker);
+    options.onProgress?.(progress());
+  }
+  const activeMillis = now();
+  const poolErrorEvents = subjects.map((s) => s.poolErrors.count);
+
+  const settle = async (): Promise<PhaseResult> => {
+    // a request that has not ended is given until it has waited 5 s: then it counts as hung
+    while (logs.some((log) => log.inFlight.some((r) => now() - r.startedAt < HANG_MILLIS))) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    for (const log of logs) log.freeze();
+    const figures = subjects.map((subject, i) => {
+      const leak = subject.poolName === undefined ? undefined : leaks.get(subject.poolName);
+      return figuresOf(
+        logs[i] as RequestLog,
+        {
+          name: subject.name,
+          lifeguard: subject.lifeguard,
+          poolErrorEvents: poolErrorEvents[i] ?? 0,
+          leasesLeaked: leasesLeaked[i] ?? 0,
+          leaksReported: leak?.count ?? 0,
+          leakReportStack: leak?.stack === undefined ? undefined : appFrames(leak.stack),
+        },
+        fault,
+      );
+    });
+    return {
+      name: phase.name,
+      title: phase.title,
+      what: phase.what,
+      skipped: undefined,
+      durationMillis: activeMillis,
+      fault,
+      subjects: figures,
+    };
   };
+  const result = settle();
+  // a reset ends what still hangs (no pool gets out of a silenced connection by itself); closing
+  // may take a while (a pool waits for connections it is still cleaning), so nobody waits for it
+  // but the very end of the run
+  const closed = result.then(
+    () => closeAll(proxy, subjects, workers),
+    () => closeAll(proxy, subjects, workers),
+  );
+  result.catch(() => undefined); // awaited with the others at the end; never unhandled meanwhile
+  return { result, closed };
 }
 
-function summary(subject: DemoSubject, tally: Tally, elapsedMillis: number) {
-  return {
-    name: subject.name,
-    lifeguard: subject.lifeguard,
-    queries: tally.queries,
-    errors: tally.errors,
-    killedInFlight: tally.killedInFlight,
-    sessionsLeaked: tally.sessionsLeaked,
-    poolErrorEvents: subject.poolErrors.count,
-    queriesPerSecond: elapsedMillis > 0 ? tally.queries / (elapsedMillis / 1000) : 0,
-    pool: subject.pool(),
-  };
-}
-
-/** A request mix: reads, transfers, careless requests that set session state, and requests that check for it. */
-async function worker(
-  subject: DemoSubject,
-  tally: Tally,
-  id: number,
-  running: () => boolean,
+async function closeAll(
+  proxy: FaultProxy,
+  subjects: readonly DemoSubject[],
+  workers: readonly Promise<void>[],
 ): Promise<void> {
-  let n = id;
-  while (running()) {
-    n++;
-    const roll = (n * 7919) % 100;
-    try {
-      if (roll < 55) await subject.read((n % ACCOUNTS) + 1);
-      else if (roll < 75) {
-        // always lock the lower id first: concurrent transfers never deadlock
-        const a = (n % (ACCOUNTS - 1)) + 1;
-        await subject.transfer(a, a + 1);
-      } else if (roll < 85) await subject.leak(`tenant-${n}`);
-      else {
-        const tenant = await subject.probe();
-        if (tenant !== "") tally.sessionsLeaked++;
-      }
-      tally.queries++;
-    } catch (error) {
-      tally.failed(error);
-    }
-    // a moment of think time, as real traffic has: some connections sit idle (and get killed there)
-    await new Promise((resolve) => setTimeout(resolve, n % 50));
-  }
+  await proxy.close();
+  await Promise.all([
+    ...subjects.map((s) => s.close().catch(() => undefined)),
+    Promise.allSettled(workers),
+  ]);
 }
 
-/** Slow queries, one at a time: the ones chaos kills mid-flight. */
-async function slowWorker(
-  subject: DemoSubject,
-  tally: Tally,
-  running: () => boolean,
-): Promise<void> {
-  while (running()) {
-    try {
-      await subject.slow();
-      tally.queries++;
-    } catch (error) {
-      tally.failed(error);
-    }
-  }
+function bounded(promise: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise,
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
-/**
- * Every second, alternately: terminate every backend of every pool that has been idle for 100 ms,
- * or every busy one running the slow query.
- */
-async function chaosLoop(
-  admin: pg.Client,
-  chaos: { idleKilled: number; busyKilled: number },
-  running: () => boolean,
-): Promise<void> {
-  let round = 0;
-  while (running()) {
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    if (!running()) break;
-    round++;
-    try {
-      if (round % 2 === 1) {
-        const { rowCount } = await admin.query(
-          // idle for 100 ms at least: a backend killed in the instant it is lent fails its next
-          // statement like a mid-query kill, which is not the idle case this round stands for
-          "select pg_terminate_backend(pid) from pg_stat_activity where application_name like 'lifeguard-demo-%' and application_name <> 'lifeguard-demo-chaos' and state = 'idle' and state_change < now() - interval '100 milliseconds'",
-        );
-        chaos.idleKilled += rowCount ?? 0;
-      } else {
-        const { rowCount } = await admin.query(
-          "select pg_terminate_backend(pid) from pg_stat_activity where application_name like 'lifeguard-demo-%' and state = 'active' and query like '%pg_sleep%' and pid <> pg_backend_pid()",
-        );
-        chaos.busyKilled += rowCount ?? 0;
-      }
-    } catch {
-      // the chaos connection itself is never a target; a failed round just does nothing
-    }
-  }
-}
-
-/**
- * The query's own backend was terminated while it ran: SQLSTATE 57P01 somewhere along the error's
- * cause chain (ORMs wrap driver errors; Prisma keeps the server's message but not always its code).
- */
-function killedMidQuery(error: unknown): boolean {
-  for (let e = error, depth = 0; e !== null && typeof e === "object" && depth < 6; depth++) {
-    if ((e as { code?: unknown }).code === IN_FLIGHT) return true;
-    const message = (e as { message?: unknown }).message;
-    if (
-      typeof message === "string" &&
-      message.includes("terminating connection due to administrator command")
-    ) {
-      return true;
-    }
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? (error.message.split("\n")[0] ?? error.name) : String(error);
-}
-
-function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
+/** The stack's frames outside Lifeguard and node: where the application took the lease. */
+function appFrames(stack: string): string {
+  const frames = stack
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith("at "))
+    .filter(
+      (line) =>
+        !/node:|node_modules|[/\\]packages[/\\](core|pg|drizzle|knex|prisma)[/\\]/.test(line),
+    );
+  return frames.slice(0, 2).join("\n");
 }
