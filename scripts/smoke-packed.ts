@@ -15,10 +15,12 @@ import {
   assertBuilt,
   packPackages,
   pinnedPeers,
+  pinnedTypes,
   publishablePackages,
 } from "./smoke-packed/packages.js";
 import { collectExamples, runExamples, writeExamples } from "./smoke-packed/readme-examples.js";
 import { describeFailure, runProcess } from "./smoke-packed/run-process.js";
+import { typecheckExamples } from "./smoke-packed/typecheck.js";
 
 const root = join(import.meta.dirname, "..");
 const keep = process.argv.includes("--keep"); // leave the application folder for a look
@@ -47,12 +49,16 @@ try {
   await mkdir(app, { mode: 0o755 });
   const serverStarting = startEmbeddedPostgres(); // in parallel with the install
   serverStarting.catch(() => undefined); // awaited below
-  await installApp(app, tarballs, peers);
+  await installApp(app, tarballs, peers, pinnedTypes(root));
   await prepareForms(app);
   await writeExamples(app, examples);
 
   step("prisma generate (the client the @lifeguard/prisma example imports)");
   await generatePrismaClient(root, app);
+
+  // tsc works while the examples wait on the database
+  const typeErrors = typecheckExamples(root, app);
+  typeErrors.catch(() => undefined); // awaited below
 
   server = await serverStarting;
   const url = server.url;
@@ -85,6 +91,14 @@ try {
   });
   process.stdout.write(cross.stdout);
   if (cross.code !== 0) failures.push(describeFailure(cross, "esm/cross-copy.mjs"));
+
+  step("tsc: the examples against the shipped declarations (.d.ts for ESM, .d.cts for CommonJS)");
+  const typeFailure = await typeErrors;
+  if (typeFailure === undefined) console.log("ok - the examples type-check as .mts and as .cts");
+  else {
+    console.log("not ok - the examples do not type-check");
+    failures.push(typeFailure);
+  }
 } finally {
   await server?.destroy();
   if (keep) console.log(`\nkept: ${app}`);

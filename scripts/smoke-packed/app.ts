@@ -1,4 +1,4 @@
-import { chmod, copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import ts from "typescript";
@@ -15,17 +15,19 @@ export const forms = [
 export type Form = (typeof forms)[number];
 
 /**
- * Writes the application's package.json (the tarballs plus the pinned peers) and installs it with
- * npm, as a user outside this workspace would.
+ * Writes the application's package.json (the tarballs, the pinned peers, and the type packages a
+ * TypeScript user adds) and installs it with npm, as a user outside this workspace would.
  */
 export async function installApp(
   app: string,
   tarballs: ReadonlyMap<string, string>,
   peers: ReadonlyMap<string, string>,
+  types: ReadonlyMap<string, string>,
 ): Promise<void> {
   const manifest = {
     name: "lifeguard-smoke-app",
     private: true,
+    devDependencies: Object.fromEntries(types),
     dependencies: Object.fromEntries(
       [...[...tarballs].map(([name, file]) => [name, `file:${file}`] as const), ...peers].sort(
         ([a], [b]) => a.localeCompare(b),
@@ -96,9 +98,9 @@ export async function generatePrismaClient(root: string, app: string): Promise<v
     for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
       if (!entry.isFile() || !entry.name.endsWith(".ts")) continue;
       const file = join(entry.parentPath, entry.name);
+      // the .ts stays: the type check of the examples reads it
       const js = transpile({ origin: file }, await readFile(file, "utf8"), form.module);
       await writeFile(file.replace(/\.ts$/, ".js"), js);
-      await rm(file);
     }
   }
 }

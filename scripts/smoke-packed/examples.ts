@@ -50,11 +50,19 @@ export function toEsm(example: Example): string {
   return header(example, "an ES module") + transpile(example, example.source, ts.ModuleKind.ESNext);
 }
 
-/**
- * The example as a TypeScript user compiling to CommonJS would run it: CommonJS has no top-level
- * await, so everything after the imports runs in an async main(), as such a program is written.
- */
+/** The example as a TypeScript user compiling to CommonJS would run it (see commonJsSource). */
 export function toCommonJs(example: Example): string {
+  return (
+    header(example, "CommonJS") +
+    transpile(example, commonJsSource(example), ts.ModuleKind.CommonJS)
+  );
+}
+
+/**
+ * The example's TypeScript as a CommonJS program: CommonJS has no top-level await, so everything
+ * after the imports runs in an async main(), as such a program is written.
+ */
+export function commonJsSource(example: Example): string {
   const file = ts.createSourceFile("example.ts", example.source, ts.ScriptTarget.ES2022, true);
   let bodyStart = 0;
   for (const statement of file.statements) {
@@ -63,12 +71,17 @@ export function toCommonJs(example: Example): string {
   }
   const imports = example.source.slice(0, bodyStart);
   const body = example.source.slice(bodyStart);
-  const wrapped = `${imports}\nasync function main() {${body}\n}\nmain().catch((error) => {\n  console.error(error);\n  process.exitCode = 1;\n});\n`;
-  return header(example, "CommonJS") + transpile(example, wrapped, ts.ModuleKind.CommonJS);
+  return `${imports}\nasync function main() {${body}\n}\nmain().catch((error) => {\n  console.error(error);\n  process.exitCode = 1;\n});\n`;
 }
 
 function header(example: Example, form: string): string {
   return `// ${example.origin}, compiled to ${form} by scripts/smoke-packed\n`;
+}
+
+/** The TypeScript the type check reads: `<id>.mts` (an ES module) and `<id>.cts` (CommonJS). */
+export function typeScriptSources(example: Example): { mts: string; cts: string } {
+  const origin = `// ${example.origin}\n`;
+  return { mts: origin + example.source, cts: origin + commonJsSource(example) };
 }
 
 /** Transpiles TypeScript to JavaScript (also used for the generated Prisma client). */

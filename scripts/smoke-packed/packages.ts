@@ -123,3 +123,15 @@ export function pinnedPeers(packages: readonly PublishablePackage[]): Map<string
   }
   return pins;
 }
+
+/** `@types/node` and `@types/pg` at the root's pins: what a TypeScript user of the examples adds. */
+export function pinnedTypes(root: string): Map<string, string> {
+  const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as Manifest;
+  const pins = new Map<string, string>();
+  for (const name of ["@types/node", "@types/pg"]) {
+    const pin = manifest.devDependencies?.[name];
+    if (pin === undefined) throw new Error(`the root package.json does not pin ${name}`);
+    pins.set(name, pin);
+  }
+  return pins;
+}

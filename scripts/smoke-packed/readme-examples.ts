@@ -2,7 +2,14 @@ import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { forms } from "./app.js";
-import { type Example, extractExamples, SMOKE_FENCE, toCommonJs, toEsm } from "./examples.js";
+import {
+  type Example,
+  extractExamples,
+  SMOKE_FENCE,
+  toCommonJs,
+  toEsm,
+  typeScriptSources,
+} from "./examples.js";
 import type { PublishablePackage } from "./packages.js";
 import { describeFailure, type ProcessResult, runProcess } from "./run-process.js";
 
@@ -58,11 +65,14 @@ export function collectExamples(root: string, packages: readonly PublishablePack
   return examples;
 }
 
-/** Writes each example as `<form>/<id>.<mjs|cjs>`. */
+/** Writes each example as `esm/<id>.mjs` and `cjs/<id>.cjs`, and its TypeScript beside them. */
 export async function writeExamples(app: string, examples: readonly Example[]): Promise<void> {
   for (const example of examples) {
     await writeFile(join(app, "esm", `${example.id}.mjs`), toEsm(example));
     await writeFile(join(app, "cjs", `${example.id}.cjs`), toCommonJs(example));
+    const { mts, cts } = typeScriptSources(example);
+    await writeFile(join(app, "esm", `${example.id}.mts`), mts);
+    await writeFile(join(app, "cjs", `${example.id}.cts`), cts);
   }
 }
 
