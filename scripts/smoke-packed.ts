@@ -4,9 +4,10 @@
 // installed `lifeguard` command, and a check that the ESM and CommonJS copies of the packages
 // recognise each other's errors and pools. Everything runs against one embedded PostgreSQL
 // started here. See docs/development.md.
+import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import pg from "pg";
 import { startEmbeddedPostgres } from "../packages/embedded/src/index.js";
 import { fixtures, generatePrismaClient, installApp, prepareForms } from "./smoke-packed/app.js";
@@ -39,15 +40,16 @@ await chmod(work, 0o755);
 const app = join(work, "app");
 const failures: string[] = [];
 const notes: string[] = [];
-let server: Awaited<ReturnType<typeof startEmbeddedPostgres>> | undefined;
+let serverStarting: ReturnType<typeof startEmbeddedPostgres> | undefined;
 try {
+  assertIsolated(work);
   step(`pnpm pack: ${packages.map((pkg) => pkg.name).join(", ")}`);
   const tarballs = await packPackages(root, packages, join(work, "tarballs"));
   const peers = pinnedPeers(packages);
 
   step(`npm install of the tarballs and ${[...peers].map(([n, v]) => `${n}@${v}`).join(", ")}`);
   await mkdir(app, { mode: 0o755 });
-  const serverStarting = startEmbeddedPostgres(); // in parallel with the install
+  serverStarting = startEmbeddedPostgres(); // in parallel with the install
   serverStarting.catch(() => undefined); // awaited below
   await installApp(app, tarballs, peers, pinnedTypes(root));
   await prepareForms(app);
@@ -60,7 +62,7 @@ try {
   const typeErrors = typecheckExamples(root, app);
   typeErrors.catch(() => undefined); // awaited below
 
-  server = await serverStarting;
+  const server = await serverStarting;
   const url = server.url;
   await createTables(url);
   const env: NodeJS.ProcessEnv = {
@@ -100,7 +102,7 @@ try {
     failures.push(typeFailure);
   }
 } finally {
-  await server?.destroy();
+  await serverStarting?.then((server) => server.destroy()).catch(() => undefined);
   if (keep) console.log(`\nkept: ${app}`);
   else await rm(work, { recursive: true, force: true });
 }
@@ -112,6 +114,21 @@ if (failures.length > 0) {
   process.exitCode = 1;
 } else {
   console.log(`\nsmoke test of the packed packages passed in ${elapsed()}`);
+}
+
+/**
+ * Node resolves a package missing from the application in every parent folder's node_modules: none
+ * may exist, or the app could silently use the workspace's (or another) copy. Set TMPDIR elsewhere.
+ */
+function assertIsolated(dir: string): void {
+  for (let parent = dirname(dir); ; parent = dirname(parent)) {
+    if (existsSync(join(parent, "node_modules"))) {
+      throw new Error(
+        `${join(parent, "node_modules")} is visible from the smoke test's application in ${dir}: point TMPDIR at a folder without node_modules above it`,
+      );
+    }
+    if (dirname(parent) === parent) return;
+  }
 }
 
 async function createTables(url: string): Promise<void> {
