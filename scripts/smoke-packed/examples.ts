@@ -2,10 +2,12 @@ import { readFileSync } from "node:fs";
 import ts from "typescript";
 
 /**
- * The marker: a fenced block whose info string is `ts smoke` is a complete program that the
- * packed-package smoke test runs, as an ES module and as CommonJS. GitHub highlights it as `ts`.
+ * The marker: a fenced block whose info string is `ts smoke` (or `js smoke`) is a complete program
+ * that the packed-package smoke test runs, as an ES module and as CommonJS. GitHub highlights it
+ * by the first word.
  */
 export const SMOKE_FENCE = "```ts smoke";
+const smokeFences = new Set([SMOKE_FENCE, "```js smoke"]);
 
 export interface Example {
   /** Short name for files and messages: the package folder and the block's number ("knex-1"). */
@@ -22,7 +24,7 @@ export function extractExamples(file: string, shownPath: string, packageDir: str
   const lines = readFileSync(file, "utf8").split("\n");
   const examples: Example[] = [];
   for (let i = 0; i < lines.length; i++) {
-    if (lines[i]?.trim() !== SMOKE_FENCE) continue;
+    if (!smokeFences.has(lines[i]?.trim() ?? "")) continue;
     const start = i + 1;
     let end = start;
     while (end < lines.length && lines[end]?.trim() !== "```") end++;
