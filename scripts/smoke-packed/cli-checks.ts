@@ -22,9 +22,9 @@ function checks(version: string): CliCheck[] {
     },
     // reads the package.json beside dist/: breaks if the file layout of the tarball changes
     { args: ["--version"], stdout: new RegExp(`^${version.replaceAll(".", "\\.")}\\n$`) },
-    { args: ["demo", "--help"], stdout: /demo/, helpNotYetSupported: true },
-    { args: ["doctor", "--help"], stdout: /doctor/, helpNotYetSupported: true },
-    { args: ["advise", "--help"], stdout: /advise/, helpNotYetSupported: true },
+    { args: ["demo", "--help"], stdout: /lifeguard demo/, helpNotYetSupported: true },
+    { args: ["doctor", "--help"], stdout: /lifeguard doctor/, helpNotYetSupported: true },
+    { args: ["advise", "--help"], stdout: /lifeguard advise/, helpNotYetSupported: true },
     // the README's commands (doctor against the test server, through DATABASE_URL)
     {
       args: ["advise", "--rate", "500", "--hold-ms", "20", "--instances", "3", "--cores", "8"],
