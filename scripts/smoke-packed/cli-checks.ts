@@ -1,16 +1,10 @@
 import { join } from "node:path";
-import { describeFailure, type ProcessResult, runProcess } from "./run-process.js";
+import { describeFailure, runProcess } from "./run-process.js";
 
 interface CliCheck {
   readonly args: readonly string[];
   /** Standard output must match. */
   readonly stdout: RegExp;
-  /**
-   * Subcommands whose `--help` is still a usage error (exit 2, "Unknown option '--help'") on a
-   * branch without the fix for it: accepted, and reported, until that fix is merged. Remove the
-   * flag then.
-   */
-  readonly helpNotYetSupported?: boolean;
 }
 
 function checks(version: string): CliCheck[] {
@@ -22,9 +16,9 @@ function checks(version: string): CliCheck[] {
     },
     // reads the package.json beside dist/: breaks if the file layout of the tarball changes
     { args: ["--version"], stdout: new RegExp(`^${version.replaceAll(".", "\\.")}\\n$`) },
-    { args: ["demo", "--help"], stdout: /lifeguard demo/, helpNotYetSupported: true },
-    { args: ["doctor", "--help"], stdout: /lifeguard doctor/, helpNotYetSupported: true },
-    { args: ["advise", "--help"], stdout: /lifeguard advise/, helpNotYetSupported: true },
+    { args: ["demo", "--help"], stdout: /lifeguard demo/ },
+    { args: ["doctor", "--help"], stdout: /lifeguard doctor/ },
+    { args: ["advise", "--help"], stdout: /lifeguard advise/ },
     // the README's commands (doctor against the test server, through DATABASE_URL)
     {
       args: ["advise", "--rate", "500", "--hold-ms", "20", "--instances", "3", "--cores", "8"],
@@ -51,14 +45,6 @@ export async function runCliChecks(
     const result = await runProcess(bin, check.args, { cwd: app, env, timeoutMillis: 60_000 });
     if (result.code === 0 && check.stdout.test(result.stdout)) {
       console.log(`ok - ${shown}`);
-      if (check.helpNotYetSupported === true) {
-        notes.push(`${shown} works now: remove its helpNotYetSupported in ${import.meta.filename}`);
-      }
-    } else if (check.helpNotYetSupported === true && isHelpUsageError(result)) {
-      console.log(`ok - ${shown} (known gap: exits 2, "Unknown option '--help'")`);
-      notes.push(
-        `${shown} is still a usage error (exit 2); accepted until the --help fix is merged`,
-      );
     } else {
       console.log(`not ok - ${shown}`);
       failures.push(
@@ -69,8 +55,4 @@ export async function runCliChecks(
     }
   }
   return { failures, notes };
-}
-
-function isHelpUsageError(result: ProcessResult): boolean {
-  return result.code === 2 && result.stderr.includes("Unknown option '--help'");
 }

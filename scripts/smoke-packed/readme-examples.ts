@@ -38,24 +38,15 @@ const expectations: Record<string, Expectation> = {
   },
 };
 
-const standIns = join(import.meta.dirname, "stand-ins");
-
-/**
- * Each package's examples: its README's `ts smoke` blocks, or, for a README whose example cannot
- * run on Node 20 yet, the stand-in in stand-ins/<package>.md. Every package must have one.
- */
+/** Each package's examples: its README's `ts smoke` / `js smoke` blocks. Every package must have one. */
 export function collectExamples(root: string, packages: readonly PublishablePackage[]): Example[] {
   const examples: Example[] = [];
   const missing: string[] = [];
   for (const pkg of packages) {
     const readme = join(pkg.path, "README.md");
-    let found = existsSync(readme) ? extractExamples(readme, relative(root, readme), pkg.dir) : [];
-    const standIn = join(standIns, `${pkg.dir}.md`);
-    if (found.length === 0 && existsSync(standIn)) {
-      found = extractExamples(standIn, relative(root, standIn), pkg.dir);
-    } else if (found.length > 0 && existsSync(standIn)) {
-      console.log(`note: ${relative(root, standIn)} is unused now that the README has an example`);
-    }
+    const found = existsSync(readme)
+      ? extractExamples(readme, relative(root, readme), pkg.dir)
+      : [];
     if (found.length === 0) missing.push(relative(root, readme));
     examples.push(...found);
   }

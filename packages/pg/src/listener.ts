@@ -1,9 +1,5 @@
-import {
-  BACKOFF_MAX_MILLIS,
-  backoffDelay,
-  InvalidOptionError,
-  PoolClosedError,
-} from "@lifeguard/core";
+import { InvalidOptionError, PoolClosedError } from "@lifeguard/core";
+import { BACKOFF_MAX_MILLIS, backoffDelay } from "@lifeguard/core/internal";
 import type pg from "pg";
 import { destroySocket } from "./connector.js";
 import type { ListenGap, ListenHandler, ListenOptions, ListenSubscription } from "./listen-api.js";
