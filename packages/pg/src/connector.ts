@@ -341,8 +341,9 @@ export class PgConnector implements Connector<pg.Client> {
     let timer: NodeJS.Timeout | undefined;
     try {
       const work = (async () => {
-        // a statement still running: let it finish first (pg deprecates a query sent meanwhile)
-        if (!isQuiet(client)) await new Promise((resolve) => client.once("drain", resolve));
+        // a statement still running: let it finish first (pg deprecates a query sent meanwhile);
+        // a connection that dies meanwhile never drains, so its end settles the wait too
+        if (!isQuiet(client)) await drainedOrEnded(client, session);
         for (const step of this.#cleanupSteps(session, info, needsRollback, reset)) {
           await this.#query(client, step.config, step.values);
           if (step.config === this.#o.resetQuery && this.#resetDeallocates !== undefined)
@@ -483,6 +484,23 @@ export function setRef(client: pg.Client, ref: boolean): void {
  * before the clean-up, and may take long: that case waits, bounded). pg exposes no public way to
  * ask, so this reads the queues its own code uses.
  */
+/** Resolves when the client's running statements finish; rejects when its connection ends first. */
+function drainedOrEnded(client: pg.Client, session: SessionState): Promise<void> {
+  if (session.broken) return Promise.reject(new Error("the connection ended mid-statement"));
+  return new Promise<void>((resolve, reject) => {
+    const drained = () => {
+      client.off("end", ended);
+      resolve();
+    };
+    const ended = () => {
+      client.off("drain", drained);
+      reject(new Error("the connection ended mid-statement"));
+    };
+    client.once("drain", drained);
+    client.once("end", ended);
+  });
+}
+
 function isQuiet(client: pg.Client): boolean {
   const c = client as unknown as {
     readyForQuery?: boolean;

@@ -135,3 +135,25 @@ describe("pool.query with a statement error", () => {
     expect(after).not.toBe(before);
   });
 });
+
+describe("a backend that dies while its released client still runs a statement", () => {
+  it("frees the slot when the connection ends, not when the clean-up bound runs out", async () => {
+    // a clean-up bound far beyond the acquire deadline: only the connection's end can free the slot
+    const pool = lifeguard({
+      max: 1,
+      connectionTimeoutMillis: 5_000,
+      cleanupTimeoutMillis: 60_000,
+    });
+    const client = await pool.connect();
+    const pid = await pidOf(client);
+    const running = client.query("select pg_sleep(30)").catch((error: Error) => error);
+    // released mid-statement (Knex and Drizzle do this when a caller gives up on a query)
+    client.release();
+    await terminate(db.url, [pid]);
+    expect(await running).toBeInstanceOf(Error);
+    const { rows } = await pool.query<{ pid: number }>("select pg_backend_pid() as pid");
+    expect(rows[0]?.pid).not.toBe(pid);
+    // its clean-up could not run: the connection was closed, not handed to anyone
+    expect(pool.stats().counters.destroys["reset-failed"]).toBe(1);
+  });
+});
