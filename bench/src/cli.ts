@@ -35,7 +35,7 @@ Options:
   --rounds <n>       override the number of rounds (a full run needs at least 5)
   --duration <ms>    override the duration of each round
   --warmup <ms>      override the warm-up duration
-  --check            exit with status 1 if a SPEC target is missed
+  --check            exit with status 1 if a target is missed
   --list             list the suites
   -h, --help         this text`;
 

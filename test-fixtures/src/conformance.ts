@@ -1,5 +1,5 @@
 /**
- * The conformance suite every adapter runs (SPEC §5): one function, `runConformanceSuite(name,
+ * The conformance suite every adapter runs (docs/testing.md): one function, `runConformanceSuite(name,
  * factory)`, that registers a `describe` block of tests against a real database of its own.
  *
  * The factory builds a *subject*: the ORM under test wrapped in a small uniform API (`query`,

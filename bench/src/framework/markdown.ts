@@ -57,7 +57,7 @@ export function renderMarkdown(results: ResultsFile, order: readonly string[]): 
       ];
     });
     out.push(
-      "## Targets (SPEC §9)",
+      "## Targets",
       "",
       ...table(["Suite", "Case", "Measure", "Target", "Median (min–max)", "Met"], rows),
     );

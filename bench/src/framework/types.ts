@@ -62,7 +62,7 @@ export interface Contender<P, S = undefined> {
 }
 
 /**
- * A SPEC target on one metric: on the ratio subject ÷ `versus`, or, without `versus`, on the
+ * A target on one metric: on the ratio subject ÷ `versus`, or, without `versus`, on the
  * subject's own median value (an absolute bound in the metric's unit, e.g. ≤ 6 KB).
  */
 export interface Target {

@@ -1,5 +1,5 @@
 /**
- * SPEC §6: the same workload through every adapter yields the same metric names and attribute
+ * docs/metrics.md: the same workload through every adapter yields the same metric names and attribute
  * sets (adapters add nothing; the metrics come from the core). Real PostgreSQL from the harness.
  */
 import { useTestDatabase } from "@lifeguard/test-fixtures";

@@ -69,7 +69,7 @@ export interface PgConnectorOptions {
 
 /**
  * The PostgreSQL connector on `pg`: opens clients within the pool's deadline, checks them with an
- * empty query, and brings each session back to clean on release (SPEC §4's release protocol).
+ * empty query, and brings each session back to clean on release (the release protocol in docs/pg.md).
  */
 export class PgConnector implements Connector<pg.Client> {
   readonly #o: PgConnectorOptions;

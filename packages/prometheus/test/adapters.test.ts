@@ -1,5 +1,5 @@
 /**
- * SPEC §6: the same workload through every adapter yields the same metric names and label sets,
+ * docs/metrics.md: the same workload through every adapter yields the same metric names and label sets,
  * because the metrics come from the core's channels and `stats()` and adapters add nothing.
  * Runs against the real PostgreSQL of the test harness.
  */

@@ -79,7 +79,7 @@ const pgPool = onSelect1(
   "`new pg.Pool({ connectionString, max: 10 })` with pg's defaults; connections opened before the clock starts.",
 );
 
-/** SPEC §9's first baseline: why pools exist. No target; the ratio is the point. */
+/** The first baseline: why pools exist. No target; the ratio is the point. */
 export const churnSuite: Suite<ChurnParams, DbState> = {
   name: "churn",
   title: "Connection churn: a new connection per query vs a pool",

@@ -201,7 +201,7 @@ const floor: GarbageContender = {
   },
 };
 
-/** SPEC §9: ≤ 500 B of garbage per acquire+release (pg-pool ~1.5 KB). */
+/** Target: ≤ 500 B of garbage per acquire+release (pg-pool ~1.5 KB). */
 export const garbageSuite: Suite<GarbageParams> = {
   name: "garbage",
   title: "Garbage per acquire + release (stub connection)",

@@ -217,7 +217,7 @@ function withWarmup(contender: MemoryContender): MemoryContender {
 
 const N = 50;
 
-/** SPEC §9: client heap per idle connection ≤ 6 KB (pg.Pool 8.4 KB). */
+/** Target: client heap per idle connection ≤ 6 KB (pg.Pool 8.4 KB). */
 export const idleMemorySuite: Suite<MemoryParams, DbState> = {
   name: "idle-memory",
   title: "Memory per idle connection",

@@ -9,7 +9,7 @@ import { ormCases, ormDescription, ormMetrics } from "./workload.js";
 
 /**
  * An ORM's suite: the workload through Lifeguard (the subject) and on the ORM's default pool, with
- * SPEC §9's target on it: Lifeguard ≥ 1.0× the default.
+ * The target on it: Lifeguard ≥ 1.0× the default.
  */
 function ormSuite(
   name: string,
@@ -37,7 +37,7 @@ function ormSuite(
   };
 }
 
-/** SPEC §9: Drizzle through Lifeguard ≥ 1.0× Drizzle on its default pool (pg.Pool). */
+/** Target: Drizzle through Lifeguard ≥ 1.0× Drizzle on its default pool (pg.Pool). */
 export const drizzleSuite = ormSuite(
   "drizzle",
   "Drizzle",
@@ -47,7 +47,7 @@ export const drizzleSuite = ormSuite(
   () => setupDatabase(),
 );
 
-/** SPEC §9: Knex through Lifeguard ≥ 1.0× Knex on its default pool (tarn). */
+/** Target: Knex through Lifeguard ≥ 1.0× Knex on its default pool (tarn). */
 export const knexSuite = ormSuite(
   "knex",
   "Knex",
@@ -57,7 +57,7 @@ export const knexSuite = ormSuite(
   () => setupDatabase(),
 );
 
-/** SPEC §9: Prisma through Lifeguard ≥ 1.0× Prisma on its default set-up (PrismaPg on pg.Pool). */
+/** Target: Prisma through Lifeguard ≥ 1.0× Prisma on its default set-up (PrismaPg on pg.Pool). */
 export const prismaSuite = ormSuite(
   "prisma",
   "Prisma",

@@ -50,7 +50,7 @@ round by round), not the absolute numbers across runs. A full garbage collection
 sample; each contender warms up by building, exercising and closing 8 pools first (see the core suite).`;
 }
 
-/** SPEC §9 (issue 4): SELECT 1 at concurrency 1, 16, 64 with a pool of 10. */
+/** SELECT 1 at concurrency 1, 16, 64 with a pool of 10. */
 export const pgSuite: Suite<PgParams, DbState> = {
   name: "pg",
   title: "End to end: SELECT 1 through the pool",
@@ -65,7 +65,7 @@ export const pgSuite: Suite<PgParams, DbState> = {
   targets: [
     { versus: "pg-pool", cases: ["c64"], min: 1.0, label: "≥ 1.0×" },
     { versus: "raw", cases: ["c64"], min: 0.95, label: "≥ 0.95×" },
-    // SPEC §9 sets the 'always' targets "by pipelining the reset with the next borrower's work
+    // docs/benchmarks.md sets the 'always' targets "by pipelining the reset with the next borrower's work
     // (pg ≥ 8.23 pipeline mode)": they apply to that configuration; plain 'always' is shown beside it
     {
       subject: "lifeguard-always-pipelined",
@@ -90,7 +90,7 @@ export const pgSuite: Suite<PgParams, DbState> = {
   setup: setupDb,
 };
 
-/** SPEC §9: the same with a ~1 ms query, where a reset's round trip should mostly disappear. */
+/** The same with a ~1 ms query, where a reset's round trip should mostly disappear. */
 export const pgSleepSuite: Suite<PgParams, DbState> = {
   name: "pg-1ms",
   title: "End to end: a 1 ms query through the pool",

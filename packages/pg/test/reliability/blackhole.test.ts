@@ -1,5 +1,5 @@
 /**
- * SPEC §10.5: the network goes silent (fault proxy blackhole: nothing crosses, nothing closes).
+ * docs/reliability.md, "Network blackhole": the network goes silent (fault proxy blackhole: nothing crosses, nothing closes).
  * The acquire deadline and the pre-ping timeout are honoured to the millisecond of the pool's
  * clock, and once the network heals no connection is left behind on either side.
  */

@@ -1,5 +1,5 @@
 /**
- * SPEC §10.8: a burst of 100,000 acquires, all in one tick, on a pool of 10 with `maxWaiting`.
+ * docs/reliability.md, "Burst with `maxWaiting`": a burst of 100,000 acquires, all in one tick, on a pool of 10 with `maxWaiting`.
  * The excess is rejected at once (inside the call, before any I/O), the admitted callers are
  * served first in, first out, and the pool holds memory for the admitted ones only.
  */

@@ -1,5 +1,5 @@
 /**
- * SPEC §10.2: the backend of a checked-out client is terminated mid-query. That query rejects,
+ * docs/reliability.md, "A checked-out backend terminated": the backend of a checked-out client is terminated mid-query. That query rejects,
  * the process lives, other borrowers carry on, and the pool heals.
  */
 

@@ -1,5 +1,5 @@
 /**
- * SPEC §10.1: every idle backend is terminated (a DBA, a failover, a server-side idle timeout) or
+ * docs/reliability.md, "All idle backends terminated": every idle backend is terminated (a DBA, a failover, a server-side idle timeout) or
  * every idle connection is reset by the network; the next 1,000 queries must see no error.
  */
 import { startFaultProxy, useTestDatabase } from "@lifeguard/test-fixtures";

@@ -1,5 +1,5 @@
 /**
- * SPEC §10.9: a lease held past `leakDetectionThresholdMillis` is reported with the stack that
+ * docs/reliability.md, "Leak detection": a lease held past `leakDetectionThresholdMillis` is reported with the stack that
  * acquired it (on `lifeguard:pool:leak`, or as a process warning when nobody listens), its late
  * return is reported too, and the acquiring stack follows the lease into the rollback event.
  */

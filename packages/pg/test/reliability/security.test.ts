@@ -1,5 +1,5 @@
 /**
- * SPEC §10.11: no password anywhere. A private server that requires passwords (scram-sha-256 on
+ * docs/reliability.md, "No password anywhere": no password anywhere. A private server that requires passwords (scram-sha-256 on
  * TCP) gets an application role with a recognisable password, given to the pool both ways
  * (`password` and inside `connectionString`). Then the pool goes through every path that makes
  * an error, a log line, an event or a snapshot: queries, statement errors, idle and checked-out

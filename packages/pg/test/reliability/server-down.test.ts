@@ -1,5 +1,5 @@
 /**
- * SPEC §10.4: the server is down. Acquires fail fast with `DatabaseUnavailableError` (never hang),
+ * docs/reliability.md, "Server down": the server is down. Acquires fail fast with `DatabaseUnavailableError` (never hang),
  * connect attempts follow the backoff schedule (10 ms doubling to 5 s, equal jitter), and the
  * pool recovers by itself when the server returns.
  */

@@ -1,5 +1,5 @@
 /**
- * SPEC §10.3: a private server restarts under load at concurrency 64 on a pool of 10. Errors only
+ * docs/reliability.md, "Server restart under load": a private server restarts under load at concurrency 64 on a pool of 10. Errors only
  * for work in flight during the outage; service again soon after the server accepts (measured
  * against the 1 s target, not asserted); `total ≤ max` at every sample.
  */

@@ -1,8 +1,8 @@
 /**
- * SPEC §10.6 and §10.7: 10,000 randomized lease cycles under `reset: 'always'` and 10,000 under
+ * docs/reliability.md, "Session leak guard": 10,000 randomized lease cycles under `reset: 'always'` and 10,000 under
  * the default `'auto'`, mixing SET, SET ROLE, set_config, temp tables, LISTEN, advisory locks,
  * PREPARE, cursors, pg named statements, open and failed transactions (session-leak.ts), every
- * next borrower checked: 0 leaks under `'always'`, and under `'auto'` for everything SPEC §4 says
+ * next borrower checked: 0 leaks under `'always'`, and under `'auto'` for everything docs/pg.md says
  * it sees. The two modes run at the same time, each on its own pool.
  */
 import { useTestDatabase } from "@lifeguard/test-fixtures";

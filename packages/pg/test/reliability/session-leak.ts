@@ -1,5 +1,5 @@
 /**
- * The session-leak guard of the reliability suite (SPEC §10.6, §10.7): what a borrower may leave
+ * The session-leak guard of the reliability suite (docs/reliability.md, "Session leak guard"): what a borrower may leave
  * in a session, a probe that sees all of it, and the randomized lease cycles that check every
  * next borrower. Used by session-leak-cycles.test.ts and session-leak-actions.test.ts.
  */
@@ -39,7 +39,7 @@ export async function dropLeakRole(url: string, role: string): Promise<void> {
 type Client = pg.PoolClient;
 export interface Action {
   readonly name: string;
-  /** 'auto' sees it (SPEC §4): it runs under 'auto' too. Otherwise only under 'always'. */
+  /** 'auto' sees it (docs/pg.md): it runs under 'auto' too. Otherwise only under 'always'. */
   readonly autoSees: boolean;
   /** Can run alone through pool.query() (its own lease). */
   readonly viaPoolQuery?: string;

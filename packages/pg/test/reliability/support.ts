@@ -1,5 +1,5 @@
 /**
- * Shared tools of the reliability suite (SPEC §10). Not a test file: vitest only collects
+ * Shared tools of the reliability suite (docs/reliability.md). Not a test file: vitest only collects
  * `*.test.ts`.
  */
 import { mkdirSync, writeFileSync } from "node:fs";

@@ -1,5 +1,5 @@
 /**
- * SPEC §10.10: a 5-minute soak with periodic faults. Not part of `pnpm test`: run it with
+ * docs/reliability.md, "Soak, 5 minutes": a 5-minute soak with periodic faults. Not part of `pnpm test`: run it with
  * `pnpm test:soak` (LIFEGUARD_SOAK_SECONDS changes the length; default 300).
  *
  * A private server behind the fault proxy; 32 callers on a pool of 10 run reads, short

@@ -1,6 +1,6 @@
 /**
  * The adapters of the repository and the one workload they all run, for the cross-adapter metric
- * tests of both exporters (SPEC §6: the same workload yields the same metric names and labels).
+ * tests of both exporters (docs/metrics.md: the same workload yields the same metric names and labels).
  */
 import { drizzle } from "@lifeguard/drizzle";
 import { LifeguardClient } from "@lifeguard/knex";
