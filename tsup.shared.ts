@@ -5,7 +5,7 @@ export function packageBuild(entry: string[] = ["src/index.ts"]): Options {
   return {
     entry,
     format: ["esm", "cjs"],
-    // tsup 8.5 passes `baseUrl` to TS 6, which warns it is deprecated (see docs/toolchain.md)
+    // tsup 8.5 passes `baseUrl` to TS 6, which warns it is deprecated (the dts option below silences it)
     dts: { compilerOptions: { ignoreDeprecations: "6.0" } },
     sourcemap: true,
     clean: true,

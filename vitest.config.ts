@@ -11,7 +11,7 @@ const projects = [...packages, { name: "test-fixtures", root: "./test-fixtures" 
 // `pnpm test:soak` (vitest --mode soak) runs only the soak tests (test/soak/); `pnpm test` never does
 export default defineConfig(({ mode }) => ({
   test: {
-    // root-level globalSetup runs once for the whole run (an absolute path: see docs/toolchain.md)
+    // root-level globalSetup runs once for the whole run (an absolute path: a relative one would resolve against each project root and run once per project)
     globalSetup: [fileURLToPath(new URL("./test-fixtures/src/global-setup.ts", import.meta.url))],
     projects: projects.map(({ name, root }) => ({
       // tests run in Vite's SSR environment: ssr.resolve.conditions is the one that counts
