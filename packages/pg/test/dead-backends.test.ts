@@ -1,6 +1,6 @@
 import { useTestDatabase } from "@lifeguard/test-fixtures";
 import pg from "pg";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { Pool } from "../src/index.js";
 import { backendPids, pidOf, terminate } from "./helpers.js";
 
@@ -42,6 +42,8 @@ describe("terminated idle backends", () => {
     const pool = lifeguard({ max: 2 });
     const pids = await backendPids(pool, 2);
     await terminate(db.url, pids);
+    // the server is done with them; the clients hear of it when their sockets deliver the news
+    await vi.waitFor(() => expect(pool.stats().connector["idleErrors"]).toBe(2));
     // no 'error' listener is attached: pg.Pool would throw an unhandled 'error' here (pg #1324)
     await expect(pool.query("select 1 as one")).resolves.toMatchObject({ rows: [{ one: 1 }] });
     expect(pool.stats().connector["idleErrors"]).toBe(2);
@@ -53,6 +55,7 @@ describe("terminated idle backends", () => {
     pool.on("error", (error) => reported.push(error));
     const [pid] = await backendPids(pool, 1);
     await terminate(db.url, [pid as number]);
+    await vi.waitFor(() => expect(reported).toHaveLength(1));
     await pool.query("select 1");
     expect(reported).toHaveLength(1);
     expect(reported[0]?.message).toMatch(/terminat/i);

@@ -138,7 +138,7 @@ describe.each(both)("%s: options", (impl) => {
   });
 
   it("connectionTimeoutMillis: the error says 'timeout exceeded when trying to connect' (issue 15.7)", async () => {
-    const pool = make(impl, { max: 1, connectionTimeoutMillis: 100 });
+    const pool = make(impl, { max: 1, connectionTimeoutMillis: 1000 });
     const held = await pool.connect();
     const error = await pool.connect().catch((e: Error) => e);
     expect((error as Error).message).toMatch(/timeout exceeded when trying to connect/);
