@@ -106,7 +106,8 @@ const pgPoolValueOptions = {
     rule: {
       kind: "integer",
       min: 0,
-      max: 2_147_483_647,
+      // pg.Pool takes any length; longer than a timer can wait is clamped, as 0 is
+      max: Number.MAX_SAFE_INTEGER,
       default: 10_000,
       description: "pg.Pool's name for acquireTimeoutMillis; 0 = as long as a timer can wait.",
     },
@@ -265,7 +266,8 @@ export function splitConfig(config: PoolConfig): SplitConfig {
       connectionTimeout,
       pgPoolValueOptions.connectionTimeoutMillis.rule,
     );
-    const mapped = connectionTimeout === 0 ? MAX_TIMER : (connectionTimeout as number);
+    const mapped =
+      connectionTimeout === 0 ? MAX_TIMER : Math.min(connectionTimeout as number, MAX_TIMER);
     if (core["acquireTimeoutMillis"] !== undefined && core["acquireTimeoutMillis"] !== mapped) {
       throw new InvalidOptionError(
         "connectionTimeoutMillis",
