@@ -531,8 +531,7 @@ function markHookError(error: unknown): object {
   return tagged;
 }
 
-/** @internal */
-export function isHookError(error: unknown): boolean {
+function isHookError(error: unknown): boolean {
   return error !== null && typeof error === "object" && hookErrors.has(error);
 }
 
