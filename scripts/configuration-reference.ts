@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { EnvVariable } from "@lifeguard/core/internal";
 import { describeRule } from "@lifeguard/core/internal";
-import { pgEnvSchema } from "@lifeguard/pg";
+import { pgEnvSchema } from "@lifeguard/pg/internal";
 
 /** pg.Pool's own options the drop-in understands (no environment variable: they are code or pg's). */
 const pgPoolOptions: readonly [string, string, string][] = [

@@ -1,7 +1,7 @@
 // `pnpm demo`: `lifeguard demo` with Prisma too. Prisma needs a client generated from a schema;
 // in this repository the test harness's schema is generated (offline, see test-fixtures/prisma)
 // and handed to the command, whose workload is raw SQL so any generated client will do.
-import { runDemoCommand } from "../packages/cli/src/index.js";
+import { runDemoCommand } from "../packages/cli/src/commands/demo-command.js";
 import { generatePrismaClient } from "../test-fixtures/prisma/index.js";
 
 const args = process.argv.slice(2);

@@ -9,6 +9,5 @@ export type {
   ScenarioName,
 } from "./commands/demo/run.js";
 export { runDemo } from "./commands/demo/run.js";
-export { runDemoCommand } from "./commands/demo-command.js";
 export type { DoctorReport } from "./commands/doctor.js";
 export { doctor, formatDoctor } from "./commands/doctor.js";

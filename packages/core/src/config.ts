@@ -1,12 +1,6 @@
 import { InvalidOptionError } from "./errors.js";
-import type { LifeguardOptions, NumberOptionDefinition } from "./options.js";
-import {
-  checkNumber,
-  describeRule,
-  numberOptions,
-  prePingOptions,
-  unknownOption,
-} from "./options.js";
+import type { LifeguardOptions, NumberOptionDefinition, OptionTable } from "./options.js";
+import { checkNumber, describeRule, lifeguardOptionTable, unknownOption } from "./options.js";
 
 /**
  * How one environment variable maps onto an option. `path` is where the value goes in the options
@@ -62,35 +56,73 @@ export function envName(path: readonly string[]): string {
   return path.map((part) => part.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()).join("_");
 }
 
-function numberVariables(
-  rules: Readonly<Record<string, NumberOptionDefinition>>,
-  prefix: readonly string[] = [],
-): Record<string, EnvVariable> {
+/**
+ * The environment variables of an option table, in its order: one per leaf option, plus `NAME=false`
+ * for an object that can be turned off. Nothing here is written by hand: the table is the source.
+ */
+export function envSchemaOf(table: OptionTable, prefix: readonly string[] = []): EnvSchema {
   const out: Record<string, EnvVariable> = {};
-  for (const [key, rule] of Object.entries(rules)) {
+  for (const [key, spec] of Object.entries(table)) {
     const path = [...prefix, key];
-    out[envName(path)] = { type: "number", path, rule };
+    const name = envName(path);
+    switch (spec.kind) {
+      case "number":
+        out[name] = { type: "number", path, rule: spec.rule };
+        break;
+      case "string":
+        out[name] = {
+          type: "string",
+          path,
+          description: spec.description,
+          defaultText: spec.default === undefined ? spec.defaultText : `\`${spec.default}\``,
+        };
+        break;
+      case "enum":
+        out[name] = {
+          type: "enum",
+          path,
+          values: spec.values.filter((v): v is string => v !== false),
+          description: spec.description,
+          defaultText: spec.default === false ? "off" : `\`${spec.default}\``,
+        };
+        break;
+      case "boolean":
+        out[name] = {
+          type: "boolean",
+          path,
+          description: spec.description,
+          defaultText: `\`${spec.default}\``,
+        };
+        break;
+      case "list":
+        out[name] = {
+          type: "list",
+          path,
+          description: spec.description,
+          defaultText: spec.defaultText,
+          item: spec.item,
+        };
+        break;
+      case "object":
+        if (spec.canTurnOff) {
+          out[name] = {
+            type: "off",
+            path,
+            description: spec.description,
+            defaultText: spec.defaultText,
+          };
+        }
+        Object.assign(out, envSchemaOf(spec.fields, path));
+        break;
+      default:
+        spec satisfies never;
+    }
   }
   return out;
 }
 
 /** Every core option's environment variable. */
-export const lifeguardEnvSchema: EnvSchema = {
-  NAME: {
-    type: "string",
-    path: ["name"],
-    description: "Tells pools apart in metrics and errors.",
-    defaultText: "`pool-<n>` (the pg drop-in: `host:port/database`)",
-  },
-  ...numberVariables(numberOptions),
-  PRE_PING: {
-    type: "off",
-    path: ["prePing"],
-    description: "`false` turns pre-ping off (the free local check stays).",
-    defaultText: "on",
-  },
-  ...numberVariables(prePingOptions, ["prePing"]),
-};
+export const lifeguardEnvSchema: EnvSchema = envSchemaOf(lifeguardOptionTable);
 
 export interface ConfigFromEnvOptions {
   /** Only variables with this prefix are read. Default `LIFEGUARD_`. */

@@ -8,13 +8,16 @@ export { BACKOFF_INITIAL_MILLIS, BACKOFF_MAX_MILLIS, backoffDelay } from "./back
 /** The channel objects, for connectors that publish (subscribers use `channelNames`). */
 export { channels } from "./channels.js";
 export type { EnvSchema, EnvVariable } from "./config.js";
-export { configFromEnv, envName, lifeguardEnvSchema } from "./config.js";
+export { configFromEnv, envName, envSchemaOf, lifeguardEnvSchema } from "./config.js";
 export { HOUSEKEEPING_INTERVAL_MILLIS } from "./housekeeper.js";
-export type { NumberOptionDefinition } from "./options.js";
+export type { NumberOptionDefinition, OptionSpec, OptionTable } from "./options.js";
 export {
   checkNumber,
+  checkOption,
   describeRule,
+  describeSpec,
   lifeguardOptionKeys,
+  lifeguardOptionTable,
   numberOptions,
   prePingOptions,
   unknownOption,

@@ -180,12 +180,196 @@ export const prePingOptions = {
   },
 } as const satisfies Record<string, NumberOptionDefinition>;
 
+/**
+ * One option's rule, in the one table per package that drives validation, the environment
+ * variables (`lifeguardConfigFromEnv`) and the generated configuration reference
+ * (docs/configuration.md). Kinds: number, enum, boolean, string, list, object.
+ */
+export type OptionSpec =
+  | { readonly kind: "number"; readonly rule: NumberOptionDefinition }
+  | {
+      readonly kind: "enum";
+      /** `false` may be one of them: it then means "off", and has no environment spelling. */
+      readonly values: readonly (string | false)[];
+      readonly default: string | false;
+      readonly description: string;
+    }
+  | { readonly kind: "boolean"; readonly default: boolean; readonly description: string }
+  | {
+      readonly kind: "string";
+      readonly default: string | undefined;
+      /** The default, as the reference shows it (when there is no fixed one). */
+      readonly defaultText: string;
+      readonly maxLength: number;
+      readonly description: string;
+    }
+  | {
+      readonly kind: "list";
+      /** Checks the whole list (an array) and returns it normalised; throws `InvalidOptionError`. */
+      readonly check: (value: unknown) => readonly string[];
+      /** Checks one item written in an environment variable; returns it normalised or throws. */
+      readonly item: (value: string) => string;
+      readonly defaultText: string;
+      readonly description: string;
+    }
+  | {
+      readonly kind: "object";
+      readonly fields: OptionTable;
+      /** Keys that must be given when the object is. */
+      readonly required?: readonly string[];
+      /** `false` turns it off (`prePing: false`); otherwise an absent object stays absent. */
+      readonly canTurnOff: boolean;
+      /** Absent means `{}` with every field's default (`prePing`), rather than absent (`budget`). */
+      readonly defaultsWhenAbsent: boolean;
+      readonly defaultText: string;
+      readonly description: string;
+    };
+
+export type OptionTable = Readonly<Record<string, OptionSpec>>;
+
+/** Wraps each numeric rule as a table entry. */
+function numberSpecs<T extends Record<string, NumberOptionDefinition>>(
+  rules: T,
+): { readonly [K in keyof T]: { readonly kind: "number"; readonly rule: T[K] } } {
+  const out: Record<string, OptionSpec> = {};
+  for (const [key, rule] of Object.entries(rules)) out[key] = { kind: "number", rule };
+  return out as { readonly [K in keyof T]: { readonly kind: "number"; readonly rule: T[K] } };
+}
+
+/** Core's option table: every `LifeguardOptions` key, in the reference's order. */
+export const lifeguardOptionTable = {
+  name: {
+    kind: "string",
+    default: undefined,
+    defaultText: "`pool-<n>` (the pg drop-in: `host:port/database`)",
+    maxLength: 200,
+    description: "Tells pools apart in metrics and errors.",
+  },
+  ...numberSpecs(numberOptions),
+  prePing: {
+    kind: "object",
+    fields: numberSpecs(prePingOptions),
+    canTurnOff: true,
+    defaultsWhenAbsent: true,
+    defaultText: "on",
+    description: "`false` turns pre-ping off (the free local check stays).",
+  },
+} as const satisfies OptionTable;
+
+/** What a value of this option must be, for error messages and the reference. */
+export function describeSpec(spec: OptionSpec): string {
+  switch (spec.kind) {
+    case "number":
+      return describeRule(spec.rule);
+    case "enum": {
+      const names = spec.values.map((v) => (v === false ? "false" : JSON.stringify(v)));
+      return `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}`;
+    }
+    case "boolean":
+      return "true or false";
+    case "string":
+      return `a non-empty string of at most ${spec.maxLength} characters`;
+    case "list":
+      return "an array";
+    case "object": {
+      const shape = `an object { ${Object.keys(spec.fields).join(", ")} }`;
+      return spec.canTurnOff ? `false or ${shape}` : shape;
+    }
+    default:
+      return spec satisfies never;
+  }
+}
+
+/**
+ * Checks one option against its spec and returns it with its default applied (`undefined` when
+ * it has none). The error names the option (`prePing.timeoutMillis`) and what it accepts.
+ */
+export function checkOption(name: string, value: unknown, spec: OptionSpec): unknown {
+  const invalid = () =>
+    new InvalidOptionError(
+      name,
+      `Invalid option "${name}": expected ${describeSpec(spec)}; got ${describe(value)}.`,
+    );
+  switch (spec.kind) {
+    case "number":
+      return checkNumber(name, value, spec.rule);
+    case "enum":
+      if (value === undefined) return spec.default;
+      if (!spec.values.includes(value as string | false)) throw invalid();
+      return value;
+    case "boolean":
+      if (value === undefined) return spec.default;
+      if (typeof value !== "boolean") throw invalid();
+      return value;
+    case "string":
+      if (value === undefined) return spec.default;
+      if (typeof value !== "string" || value.trim() === "" || value.length > spec.maxLength)
+        throw invalid();
+      return value;
+    case "list":
+      return value === undefined ? undefined : spec.check(value);
+    case "object":
+      return checkObject(name, value, spec);
+    default:
+      return spec satisfies never;
+  }
+}
+
+function checkObject(
+  name: string,
+  value: unknown,
+  spec: Extract<OptionSpec, { kind: "object" }>,
+): unknown {
+  if (value === false && spec.canTurnOff) return false;
+  if (value === undefined) {
+    if (!spec.defaultsWhenAbsent) return undefined;
+    value = {};
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new InvalidOptionError(
+      name,
+      `Invalid option "${name}": expected ${describeSpec(spec)}; got ${describe(value)}.`,
+    );
+  }
+  const record = value as Record<string, unknown>;
+  const known = Object.keys(spec.fields).map((key) => `${name}.${key}`);
+  for (const key of Object.keys(record)) {
+    if (!(key in spec.fields)) {
+      const error = unknownOption(`${name}.${key}`, known);
+      throw new InvalidOptionError(
+        error.option,
+        error.message.replace(
+          `Unknown option "${name}.${key}".`,
+          `Unknown option "${name}.${key}": unknown key "${key}" in "${name}".`,
+        ),
+      );
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(spec.fields)) {
+    const fieldValue = record[key];
+    if (fieldValue === undefined && spec.required?.includes(key) !== true) {
+      const fallback = checkOption(`${name}.${key}`, undefined, field);
+      if (fallback !== undefined) out[key] = fallback;
+      continue;
+    }
+    try {
+      out[key] = checkOption(`${name}.${key}`, fieldValue, field);
+    } catch (error) {
+      if (!(error instanceof InvalidOptionError) || error.option !== `${name}.${key}`) throw error;
+      throw new InvalidOptionError(
+        error.option,
+        `Invalid option "${name}.${key}": "${key}" must be ${describeSpec(field)}; got ${describe(fieldValue)}.`,
+      );
+    }
+  }
+  return out;
+}
+
 /** Every key `LifeguardOptions` has: adapters use it to split Lifeguard options from their own. */
-export const lifeguardOptionKeys: readonly (keyof LifeguardOptions)[] = [
-  "name",
-  ...(Object.keys(numberOptions) as (keyof typeof numberOptions)[]),
-  "prePing",
-];
+export const lifeguardOptionKeys: readonly (keyof LifeguardOptions)[] = Object.keys(
+  lifeguardOptionTable,
+) as (keyof typeof lifeguardOptionTable)[];
 
 const poolOnlyKeys = ["connector", "clock", "random"] as const;
 
@@ -212,26 +396,26 @@ export function resolveOptions<C>(options: PoolOptions<C>): ResolvedOptions<C> {
     );
   }
   const record = options as unknown as Record<string, unknown>;
-  const numbers = {} as Record<keyof typeof numberOptions, number>;
-  for (const [key, rule] of Object.entries(numberOptions) as [
-    keyof typeof numberOptions,
-    NumberOptionDefinition,
-  ][]) {
-    numbers[key] = checkNumber(key, record[key], rule);
+  // every tuning option through its one rule in the table
+  const checked: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(lifeguardOptionTable) as [string, OptionSpec][]) {
+    checked[key] = checkOption(key, record[key], spec);
   }
-  if (numbers.min > numbers.max) {
+  const tuning = checked as Omit<ResolvedOptions<C>, "connector" | "clock" | "random" | "name"> & {
+    name: string | undefined;
+  };
+  if (tuning.min > tuning.max) {
     throw new InvalidOptionError(
       "min",
-      `Invalid option "min": ${numbers.min} is more than "max" (${numbers.max}); "min" must be from 0 to max.`,
+      `Invalid option "min": ${tuning.min} is more than "max" (${tuning.max}); "min" must be from 0 to max.`,
     );
   }
   return {
+    ...tuning,
     connector,
     clock,
     random: options.random ?? Math.random,
-    name: checkName(options.name),
-    ...numbers,
-    prePing: checkPrePing(options.prePing),
+    name: tuning.name ?? `pool-${++poolCounter}`,
   };
 }
 
@@ -260,46 +444,6 @@ export function describeRule(rule: NumberOptionDefinition): string {
   const upper = rule.max >= Number.MAX_SAFE_INTEGER ? "" : ` to ${rule.max}`;
   const from = upper === "" ? ` of at least ${rule.min}` : ` from ${rule.min}${upper}`;
   return `${what}${from}${rule.allowInfinity === true ? " (or Infinity)" : ""}`;
-}
-
-function checkName(value: unknown): string {
-  if (value === undefined) return `pool-${++poolCounter}`;
-  if (typeof value !== "string" || value.length === 0 || value.length > 200) {
-    throw new InvalidOptionError(
-      "name",
-      `Invalid option "name": expected a non-empty string of at most 200 characters; got ${describe(value)}.`,
-    );
-  }
-  return value;
-}
-
-function checkPrePing(value: unknown): ResolvedOptions<unknown>["prePing"] {
-  if (value === false) return false;
-  if (value === undefined) value = {};
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new InvalidOptionError(
-      "prePing",
-      `Invalid option "prePing": expected false or an object { bypassWindowMillis, timeoutMillis }; got ${describe(value)}.`,
-    );
-  }
-  const record = value as Record<string, unknown>;
-  const keys = new Set(Object.keys(prePingOptions));
-  for (const key of Object.keys(record)) {
-    if (!keys.has(key))
-      throw unknownOption(`prePing.${key}`, new Set([...keys].map((k) => `prePing.${k}`)));
-  }
-  return {
-    bypassWindowMillis: checkNumber(
-      "prePing.bypassWindowMillis",
-      record["bypassWindowMillis"],
-      prePingOptions.bypassWindowMillis,
-    ),
-    timeoutMillis: checkNumber(
-      "prePing.timeoutMillis",
-      record["timeoutMillis"],
-      prePingOptions.timeoutMillis,
-    ),
-  };
 }
 
 const connectorMembers = ["connect", "isBroken", "ping", "release", "destroy", "classify"] as const;

@@ -1,7 +1,8 @@
 import { InvalidOptionError } from "@lifeguard/core";
 import { unknownOption } from "@lifeguard/core/internal";
 import type { LifeguardPgOptions, PoolConfig, PoolTestingOptions } from "@lifeguard/pg";
-import { lifeguardPgOptionKeys, Pool } from "@lifeguard/pg";
+import { isLifeguardPool, Pool } from "@lifeguard/pg";
+import { lifeguardPgOptionKeys } from "@lifeguard/pg/internal";
 import type { DrizzleConfig, TablesRelationalConfig } from "drizzle-orm";
 import type { NodePgDatabase } from "drizzle-orm/node-postgres";
 import { drizzle as nodePgDrizzle } from "drizzle-orm/node-postgres";
@@ -142,19 +143,6 @@ function createPool(connection: PoolConfig, pool: LifeguardPoolOptions | undefin
 }
 
 const poolKeys = new Set<string>([...lifeguardPgOptionKeys, "clock", "random"]);
-
-/** A Lifeguard Pool, recognised by shape: an ESM and a CJS copy of @lifeguard/pg are different classes. */
-function isLifeguardPool(value: unknown): value is Pool {
-  const pool = value as Partial<Pool> | null;
-  return (
-    typeof pool === "object" &&
-    pool !== null &&
-    typeof pool.connect === "function" &&
-    typeof pool.stats === "function" &&
-    typeof pool.warmup === "function" &&
-    typeof pool.lifeguard === "object"
-  );
-}
 
 function rejectPoolWithClient(): never {
   throw new InvalidOptionError(

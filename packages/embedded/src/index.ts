@@ -1,4 +1,8 @@
-export * from "./embedded-server.js";
+export {
+  type EmbeddedPostgres,
+  type EmbeddedPostgresOptions,
+  startEmbeddedPostgres,
+} from "./embedded-server.js";
 export {
   type FaultMode,
   type FaultProxy,

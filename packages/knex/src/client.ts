@@ -1,6 +1,6 @@
 import { AcquireTimeoutError, InvalidOptionError } from "@lifeguard/core";
 import type { LifeguardPoolClient, PoolConfig } from "@lifeguard/pg";
-import { Pool } from "@lifeguard/pg";
+import { isLifeguardPool, Pool } from "@lifeguard/pg";
 import knex, { type Knex } from "knex";
 // @ts-expect-error: Knex ships no types for its dialect modules; typed as Knex.Client below
 import KnexPgDialect from "knex/lib/dialects/postgres/index.js";
@@ -283,16 +283,4 @@ function asKnexError(error: unknown): unknown {
   );
   Object.assign(converted, { code: error.code, cause: error });
   return converted;
-}
-
-/** A Lifeguard Pool, recognised by shape: an ESM and a CJS copy of @lifeguard/pg are different classes. */
-function isLifeguardPool(value: unknown): value is Pool {
-  const pool = value as Partial<Pool> | null;
-  return (
-    typeof pool === "object" &&
-    pool !== null &&
-    typeof pool.connect === "function" &&
-    typeof pool.stats === "function" &&
-    typeof pool.lifeguard === "object"
-  );
 }

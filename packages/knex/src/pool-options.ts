@@ -1,7 +1,7 @@
 import { InvalidOptionError } from "@lifeguard/core";
 import { unknownOption } from "@lifeguard/core/internal";
 import type { LifeguardPgOptions, PoolConfig, PoolTestingOptions } from "@lifeguard/pg";
-import { lifeguardPgOptionKeys } from "@lifeguard/pg";
+import { lifeguardPgOptionKeys } from "@lifeguard/pg/internal";
 import type { Knex } from "knex";
 import type pg from "pg";
 import { mappedTarnSettings, mapTarnSettings, refusedTarnSettings } from "./tarn-settings.js";

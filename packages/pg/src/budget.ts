@@ -1,6 +1,4 @@
-import type { PoolLike } from "@lifeguard/core";
-import { ConnectionBudgetError, InvalidOptionError } from "@lifeguard/core";
-import { channels } from "@lifeguard/core/internal";
+import { ConnectionBudgetError } from "@lifeguard/core";
 import type pg from "pg";
 
 /**
@@ -18,39 +16,6 @@ export interface ConnectionBudget {
 
 type RawQuery = (client: pg.Client, text: string) => Promise<{ rows: Record<string, unknown>[] }>;
 
-/** @internal */
-export function parseBudget(value: unknown): ConnectionBudget | undefined {
-  if (value === undefined) return undefined;
-  const record = value as Record<string, unknown> | null;
-  const bad = (message: string) =>
-    new InvalidOptionError("budget", `Invalid option "budget": ${message}.`);
-  if (record === null || typeof record !== "object")
-    throw bad("expected { instances, reserved?, enforce? }");
-  for (const key of Object.keys(record)) {
-    if (!["instances", "reserved", "enforce"].includes(key))
-      throw bad(`unknown key "${key}" (allowed: instances, reserved, enforce)`);
-  }
-  const { instances, reserved = 0, enforce = false } = record;
-  if (
-    typeof instances !== "number" ||
-    !Number.isInteger(instances) ||
-    instances < 1 ||
-    instances > 100_000
-  ) {
-    throw bad(`"instances" must be an integer from 1 to 100000; got ${String(instances)}`);
-  }
-  if (
-    typeof reserved !== "number" ||
-    !Number.isInteger(reserved) ||
-    reserved < 0 ||
-    reserved > 1_000_000
-  ) {
-    throw bad(`"reserved" must be an integer from 0 to 1000000; got ${String(reserved)}`);
-  }
-  if (typeof enforce !== "boolean") throw bad(`"enforce" must be true or false`);
-  return { instances, reserved, enforce };
-}
-
 /**
  * Checks the fleet's connection budget against the server once, on the pool's first connection:
  * `instances × max` must fit in `max_connections` minus the server's reserved slots
@@ -64,11 +29,17 @@ export class BudgetCheck {
   readonly #poolMax: number;
   #done = false;
   #error: ConnectionBudgetError | undefined;
-  pool: PoolLike | undefined;
+  readonly #warn: (code: string, message: (poolName: string) => string) => void;
 
-  constructor(budget: ConnectionBudget, poolMax: number) {
+  /** `warn` reports an exceeded budget without `enforce` (the pool publishes it, or emits a warning). */
+  constructor(
+    budget: ConnectionBudget,
+    poolMax: number,
+    warn: (code: string, message: (poolName: string) => string) => void,
+  ) {
     this.#budget = budget;
     this.#poolMax = poolMax;
+    this.#warn = warn;
   }
 
   /** Throws at once once the budget is known to be exceeded under `enforce`. */
@@ -76,7 +47,7 @@ export class BudgetCheck {
     if (this.#error !== undefined) throw this.#error;
   }
 
-  async check(client: pg.Client, query: RawQuery): Promise<void> {
+  async check(client: pg.Client, query: RawQuery, poolName: string): Promise<void> {
     if (this.#done) return this.throwIfRefused();
     const { rows } = await query(
       client,
@@ -94,20 +65,13 @@ export class BudgetCheck {
     if (needed <= available) return;
     const perInstance = Math.max(0, Math.floor(available / this.#budget.instances));
     const message =
-      `Connection budget exceeded for pool "${this.pool?.name ?? "?"}": ${this.#budget.instances} instances × max ${this.#poolMax} = ${needed} connections, ` +
+      `Connection budget exceeded for pool "${poolName}": ${this.#budget.instances} instances × max ${this.#poolMax} = ${needed} connections, ` +
       `but the server allows ${available} (max_connections ${row.max_connections} − ${row.superuser_reserved} superuser-reserved − ${row.reserved} reserved − ${reserved} budget.reserved). ` +
       `Lower max to ${perInstance} per instance, run fewer instances, put PgBouncer in front, or raise max_connections.`;
     if (this.#budget.enforce === true) {
       this.#error = new ConnectionBudgetError(message, needed, available);
       throw this.#error;
     }
-    if (this.pool !== undefined && channels.warning.hasSubscribers) {
-      channels.warning.publish({ pool: this.pool, code: "LIFEGUARD_CONNECTION_BUDGET", message });
-    } else {
-      process.emitWarning(message, {
-        type: "LifeguardWarning",
-        code: "LIFEGUARD_CONNECTION_BUDGET",
-      });
-    }
+    this.#warn("LIFEGUARD_CONNECTION_BUDGET", () => message);
   }
 }

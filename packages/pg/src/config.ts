@@ -1,76 +1,13 @@
 import type { ConfigFromEnvOptions } from "@lifeguard/core";
 import type { EnvSchema } from "@lifeguard/core/internal";
-import { configFromEnv, lifeguardEnvSchema } from "@lifeguard/core/internal";
+import { configFromEnv, envSchemaOf, lifeguardEnvSchema } from "@lifeguard/core/internal";
 import type { LifeguardPgOptions } from "./options.js";
-import { parseEvictOnSqlState } from "./sqlstate.js";
+import { lifeguardPgOptionTable } from "./options.js";
 
-/** Every option's environment variable: the core ones plus PostgreSQL's. */
+/** Every option's environment variable: the core ones plus PostgreSQL's, from the option tables. */
 export const pgEnvSchema: EnvSchema = {
   ...lifeguardEnvSchema,
-  RESET: {
-    type: "enum",
-    path: ["reset"],
-    values: ["auto", "always", "never"],
-    description: "When to reset the session on release.",
-    defaultText: "`auto`",
-  },
-  RESET_QUERY: {
-    type: "string",
-    path: ["resetQuery"],
-    description: "The statement that resets a session.",
-    defaultText: "`DISCARD ALL`",
-  },
-  EVICT_ON_SQL_STATE: {
-    type: "list",
-    path: ["evictOnSqlState"],
-    description: "SQLSTATEs or classes that retire the connection, comma-separated.",
-    defaultText: "`08*, 57P01, 57P02, 57P03`",
-    item: (code) => {
-      const [parsed] = parseEvictOnSqlState([code]);
-      return parsed as string;
-    },
-  },
-  PGBOUNCER: {
-    type: "enum",
-    path: ["pgbouncer"],
-    values: ["session", "transaction"],
-    description: "Running behind PgBouncer in this pool mode.",
-    defaultText: "off",
-  },
-  NAMED_STATEMENTS: {
-    type: "boolean",
-    path: ["namedStatements"],
-    description: "`false` sends named queries unnamed.",
-    defaultText: "`true`",
-  },
-  BUDGET_INSTANCES: {
-    type: "number",
-    path: ["budget", "instances"],
-    rule: {
-      kind: "integer",
-      min: 1,
-      max: 100_000,
-      default: 1,
-      description: "Instances that each open this pool.",
-    },
-  },
-  BUDGET_RESERVED: {
-    type: "number",
-    path: ["budget", "reserved"],
-    rule: {
-      kind: "integer",
-      min: 0,
-      max: 1_000_000,
-      default: 0,
-      description: "Connections to leave free.",
-    },
-  },
-  BUDGET_ENFORCE: {
-    type: "boolean",
-    path: ["budget", "enforce"],
-    description: "Fail connects instead of warning when over budget.",
-    defaultText: "`false`",
-  },
+  ...envSchemaOf(lifeguardPgOptionTable),
 };
 
 /**

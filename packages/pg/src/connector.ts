@@ -1,24 +1,29 @@
 import type {
+  Clock,
   ConnectContext,
   ConnectionInfo,
   Connector,
+  ConnectorContext,
   ErrorClass,
-  PoolLike,
   ReleaseDecision,
 } from "@lifeguard/core";
-import { channels } from "@lifeguard/core/internal";
 import type pg from "pg";
 import type { BudgetCheck } from "./budget.js";
+import { SessionCleanupTimeoutError } from "./errors.js";
+import type { PgBouncerMode, ResetMode } from "./options.js";
+import {
+  awaitsReadyForQuery,
+  destroySocket,
+  forgetPreparedStatements,
+  isPipelined,
+  isQuiet,
+  onParameterStatus,
+  setRef,
+} from "./pg-internals.js";
 import { redactError } from "./redact.js";
 import type { SessionPolicy, SessionState } from "./session.js";
-import { attachSession, forgetPreparedStatements, sessionOf } from "./session.js";
+import { attachSession, sessionOf } from "./session.js";
 import { classifyStatement } from "./statement-classifier.js";
-
-/** When the pool resets a session before the next borrower. */
-export type ResetMode = "auto" | "always" | "never";
-
-/** Running behind PgBouncer, and in which pool mode. */
-export type PgBouncerMode = false | "session" | "transaction";
 
 type ClientClass = new (config?: pg.ClientConfig) => pg.Client;
 type RawQuery = (this: pg.Client, config: unknown, values?: unknown, callback?: unknown) => unknown;
@@ -45,6 +50,10 @@ export interface PgConnectorHooks {
   removed(client: pg.Client): void;
   /** An idle client failed (its backend died): counted, and reported to 'error' listeners. */
   idleError(error: Error, client: pg.Client): void;
+  /** A clean-up step finished: the ROLLBACK, or the whole reset (for the session channels). */
+  sessionCleaned(step: "rollback" | "reset", info: ConnectionInfo): void;
+  /** Something the application should hear of, with a stable `LIFEGUARD_*` code; `message` names the pool. */
+  warning(code: string, message: (poolName: string) => string): void;
 }
 
 /** @internal */
@@ -80,8 +89,6 @@ export class PgConnector implements Connector<pg.Client> {
   readonly #cleanupTimeout: number;
   /** The reset returns every setting to its default (DISCARD ALL, RESET ALL): no restore needed. */
   readonly #resetRestoresSettings: boolean;
-  /** The pool this connector serves, for event payloads; set once the pool exists. */
-  pool: PoolLike | undefined;
   #rollbacks = 0;
   #resets = 0;
   #cleanupFailures = 0;
@@ -106,7 +113,7 @@ export class PgConnector implements Connector<pg.Client> {
    * `onConnect`, `verify`). The pool's deadline and `end()` abort every stage: the socket is
    * closed at once, even while a hook still runs, so no connection outlives its slot in `max`.
    */
-  async connect({ signal, connectionLost }: ConnectContext): Promise<pg.Client> {
+  async connect({ signal, clock, poolName, connectionLost }: ConnectContext): Promise<pg.Client> {
     signal.throwIfAborted();
     this.#o.budget?.throwIfRefused();
     const client = new this.#o.Client(this.#o.clientConfig);
@@ -137,7 +144,7 @@ export class PgConnector implements Connector<pg.Client> {
       );
     };
     signal.addEventListener("abort", onAbort, { once: true });
-    const opening = this.#open(client, session);
+    const opening = this.#open(client, session, clock, poolName);
     // a hung stage settles after we gave up on it: nobody waits for it any more
     opening.catch(noop);
     try {
@@ -147,7 +154,12 @@ export class PgConnector implements Connector<pg.Client> {
     }
   }
 
-  async #open(client: pg.Client, session: SessionState): Promise<pg.Client> {
+  async #open(
+    client: pg.Client,
+    session: SessionState,
+    clock: Clock,
+    poolName: string,
+  ): Promise<pg.Client> {
     try {
       // the callback form: a custom Client whose connect() only takes a callback works too
       await new Promise<void>((resolve, reject) =>
@@ -159,14 +171,14 @@ export class PgConnector implements Connector<pg.Client> {
       throw databaseError(redactError(error, this.#o.secrets));
     }
     // a ParameterStatus outside our own statements means the borrower changed a reported setting
-    const connection = (client as unknown as { connection?: NodeJS.EventEmitter }).connection;
-    connection?.on("parameterStatus", () => {
+    onParameterStatus(client, () => {
       if (session.leased && session.internal === 0) session.dirty = true;
     });
     try {
       await this.#o.budget?.check(
         client,
         (c, text) => this.#query(c, text) as Promise<{ rows: Record<string, unknown>[] }>,
+        poolName,
       );
     } catch (error) {
       session.broken = true;
@@ -181,7 +193,7 @@ export class PgConnector implements Connector<pg.Client> {
       const hookError = session.broken ? databaseError(error) : markHookError(error);
       session.broken = true;
       // never lent, so no 'remove' event (pg.Pool emits none either)
-      await this.#close(client);
+      await this.#close(client, clock, undefined);
       throw hookError;
     } finally {
       session.initializing = false;
@@ -194,7 +206,7 @@ export class PgConnector implements Connector<pg.Client> {
     return sessionOf(client)?.broken !== false;
   }
 
-  async ping(client: pg.Client, { signal }: { signal: AbortSignal }): Promise<void> {
+  async ping(client: pg.Client, { signal }: ConnectorContext): Promise<void> {
     const session = sessionOf(client) as SessionState;
     if (session.pendingClean !== undefined) await session.pendingClean;
     return new Promise<void>((resolve, reject) => {
@@ -214,15 +226,17 @@ export class PgConnector implements Connector<pg.Client> {
     });
   }
 
-  release(client: pg.Client, info: ConnectionInfo): ReleaseDecision | Promise<ReleaseDecision> {
+  release(
+    client: pg.Client,
+    info: ConnectionInfo,
+    { clock }: ConnectorContext,
+  ): ReleaseDecision | Promise<ReleaseDecision> {
     const session = sessionOf(client);
     if (session === undefined || session.broken) return "destroy";
     session.leased = false;
     // pg can still report "T" just after a failed query whose ReadyForQuery has not arrived yet
     const status = client.getTransactionStatus();
-    const needsRollback =
-      (status !== "I" && status !== null) ||
-      (client as unknown as { readyForQuery?: boolean }).readyForQuery === false;
+    const needsRollback = (status !== "I" && status !== null) || awaitsReadyForQuery(client);
     const reset = this.#o.reset;
     // behind PgBouncer in transaction mode, server sessions are PgBouncer's: it resets them itself
     const needsReset =
@@ -234,26 +248,40 @@ export class PgConnector implements Connector<pg.Client> {
       return "keep";
     }
     // a rollback is waited for, so pg's transaction status reads "I" to the next borrower
-    if (!needsRollback && isQuiet(client)) return this.#cleanAhead(client, session, info);
-    return this.#clean(client, session, info, needsRollback, needsReset);
+    if (!needsRollback && isQuiet(client)) return this.#cleanAhead(client, session, info, clock);
+    return this.#clean(client, session, info, clock, needsRollback, needsReset);
   }
 
-  async destroy(client: pg.Client): Promise<void> {
-    await this.#close(client);
+  async destroy(client: pg.Client, { clock, signal }: ConnectorContext): Promise<void> {
+    await this.#close(client, clock, signal);
     this.#o.hooks.removed(client);
   }
 
-  /** Closes politely, bounded; then drops the socket whatever happened. */
-  async #close(client: pg.Client): Promise<void> {
+  /**
+   * Closes politely, bounded on the pool's clock and cut short when `close()` stops waiting; then
+   * drops the socket whatever happened.
+   */
+  async #close(client: pg.Client, clock: Clock, signal: AbortSignal | undefined): Promise<void> {
     const session = sessionOf(client);
     if (session !== undefined) session.broken = true;
+    let timer: unknown;
+    let onAbort: (() => void) | undefined;
     try {
       await Promise.race([
         client.end(),
-        new Promise<void>((resolve) => setTimeout(resolve, END_TIMEOUT_MILLIS).unref()),
+        new Promise<void>((resolve) => {
+          timer = armTimer(clock, resolve, END_TIMEOUT_MILLIS);
+          if (signal === undefined) return;
+          if (signal.aborted) return resolve();
+          onAbort = resolve;
+          signal.addEventListener("abort", onAbort, { once: true });
+        }),
       ]);
     } catch {
       // already gone
+    } finally {
+      if (timer !== undefined) clock.clearTimeout(timer);
+      if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
     }
     destroySocket(client);
   }
@@ -281,19 +309,11 @@ export class PgConnector implements Connector<pg.Client> {
   #warnSessionState(kind: string): void {
     if (this.#warnedKinds.has(kind)) return;
     this.#warnedKinds.add(kind);
-    const message = `Pool "${this.pool?.name ?? "?"}" runs behind PgBouncer in transaction mode, where session state does not stay with this client: a ${kind} statement changed the session of a server connection other clients share (and this client's next transaction may run on another one). Keep session state inside a transaction (SET LOCAL, pg_advisory_xact_lock, ON COMMIT DROP), or use PgBouncer's session mode.`;
-    if (this.pool !== undefined && channels.warning.hasSubscribers) {
-      channels.warning.publish({
-        pool: this.pool,
-        code: "LIFEGUARD_PGBOUNCER_SESSION_STATE",
-        message,
-      });
-    } else {
-      process.emitWarning(message, {
-        type: "LifeguardWarning",
-        code: "LIFEGUARD_PGBOUNCER_SESSION_STATE",
-      });
-    }
+    this.#o.hooks.warning(
+      "LIFEGUARD_PGBOUNCER_SESSION_STATE",
+      (poolName) =>
+        `Pool "${poolName}" runs behind PgBouncer in transaction mode, where session state does not stay with this client: a ${kind} statement changed the session of a server connection other clients share (and this client's next transaction may run on another one). Keep session state inside a transaction (SET LOCAL, pg_advisory_xact_lock, ON COMMIT DROP), or use PgBouncer's session mode.`,
+    );
   }
 
   /**
@@ -308,7 +328,7 @@ export class PgConnector implements Connector<pg.Client> {
         config: "ROLLBACK",
         done: () => {
           this.#rollbacks++;
-          this.#publishSession(channels.connectionRollback, info);
+          this.#o.hooks.sessionCleaned("rollback", info);
         },
       });
     }
@@ -324,7 +344,7 @@ export class PgConnector implements Connector<pg.Client> {
     last.done = () => {
       session.dirty = false;
       this.#resets++;
-      this.#publishSession(channels.connectionReset, info);
+      this.#o.hooks.sessionCleaned("reset", info);
     };
     return steps;
   }
@@ -334,11 +354,12 @@ export class PgConnector implements Connector<pg.Client> {
     client: pg.Client,
     session: SessionState,
     info: ConnectionInfo,
+    clock: Clock,
     needsRollback: boolean,
     reset: boolean,
   ): Promise<ReleaseDecision> {
     session.internal++;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: unknown;
     try {
       const work = (async () => {
         // a statement still running: let it finish first (pg deprecates a query sent meanwhile);
@@ -353,11 +374,11 @@ export class PgConnector implements Connector<pg.Client> {
       })();
       work.catch(noop); // it may fail after the bound already decided
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`cleaning the session took over ${this.#cleanupTimeout} ms`)),
+        timer = armTimer(
+          clock,
+          () => reject(new SessionCleanupTimeoutError(this.#cleanupTimeout)),
           this.#cleanupTimeout,
         );
-        timer.unref();
       });
       await Promise.race([work, timeout]);
       if (this.#o.allowExitOnIdle) setRef(client, false);
@@ -367,7 +388,7 @@ export class PgConnector implements Connector<pg.Client> {
       session.broken = true;
       return "destroy";
     } finally {
-      if (timer !== undefined) clearTimeout(timer);
+      if (timer !== undefined) clock.clearTimeout(timer);
       session.internal--;
     }
   }
@@ -380,18 +401,23 @@ export class PgConnector implements Connector<pg.Client> {
    * fails or runs out of time the socket is closed and the borrower is given another connection:
    * a borrower never sees a clean-up's failure.
    */
-  #cleanAhead(client: pg.Client, session: SessionState, info: ConnectionInfo): ReleaseDecision {
+  #cleanAhead(
+    client: pg.Client,
+    session: SessionState,
+    info: ConnectionInfo,
+    clock: Clock,
+  ): ReleaseDecision {
     const steps = this.#cleanupSteps(session, info, false, true);
     let finished!: () => void;
     session.pendingClean = new Promise<void>((resolve) => {
       finished = resolve;
     });
     let settled = false;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: unknown;
     const finish = (ok: boolean) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      if (timer !== undefined) clock.clearTimeout(timer);
       if (!ok) {
         // a client the pool is already closing (close(), evict) fails its queued clean-up
         // with "Connection terminated": that is not a clean-up failure
@@ -402,8 +428,7 @@ export class PgConnector implements Connector<pg.Client> {
       session.pendingClean = undefined;
       finished();
     };
-    timer = setTimeout(() => finish(false), this.#cleanupTimeout);
-    timer.unref();
+    timer = armTimer(clock, () => finish(false), this.#cleanupTimeout);
     const send = (index: number, next: (() => void) | undefined) => {
       const step = steps[index] as (typeof steps)[number];
       session.internal++;
@@ -417,7 +442,7 @@ export class PgConnector implements Connector<pg.Client> {
         else next?.();
       });
     };
-    if ((client as unknown as { pipeline?: boolean }).pipeline === true) {
+    if (isPipelined(client)) {
       for (let i = 0; i < steps.length; i++) send(i, undefined);
     } else {
       const run = (index: number) => send(index, () => run(index + 1));
@@ -435,21 +460,12 @@ export class PgConnector implements Connector<pg.Client> {
     });
   }
 
-  #publishSession(channel: (typeof channels)["connectionReset"], info: ConnectionInfo): void {
-    const pool = this.pool;
-    if (pool === undefined || !channel.hasSubscribers) return;
-    channel.publish({ pool, connectionId: info.id, acquireStack: info.acquireStack });
-  }
-
   #onClientError(client: pg.Client, session: SessionState, error: Error): void {
     const wasUsable = !session.broken;
     session.broken = true;
     if (session.leased || !wasUsable) return; // the borrower's query fails; release retires it
     this.#idleErrors++;
     redactError(error, this.#o.secrets);
-    if (this.pool !== undefined && channels.connectionError.hasSubscribers) {
-      channels.connectionError.publish({ pool: this.pool, error });
-    }
     this.#o.hooks.idleError(error, client);
   }
 }
@@ -472,18 +488,6 @@ function findBaseQuery(Client: ClientClass): RawQuery {
   return query;
 }
 
-/** pg.Client has ref()/unref() (they hold the socket's reference); @types/pg omits them. */
-export function setRef(client: pg.Client, ref: boolean): void {
-  const c = client as unknown as { ref?: () => void; unref?: () => void };
-  if (ref) c.ref?.();
-  else c.unref?.();
-}
-
-/**
- * The client has nothing queued or in flight (a statement still running at release must finish
- * before the clean-up, and may take long: that case waits, bounded). pg exposes no public way to
- * ask, so this reads the queues its own code uses.
- */
 /** Resolves when the client's running statements finish; rejects when its connection ends first. */
 function drainedOrEnded(client: pg.Client, session: SessionState): Promise<void> {
   if (session.broken) return Promise.reject(new Error("the connection ended mid-statement"));
@@ -501,27 +505,11 @@ function drainedOrEnded(client: pg.Client, session: SessionState): Promise<void>
   });
 }
 
-function isQuiet(client: pg.Client): boolean {
-  const c = client as unknown as {
-    readyForQuery?: boolean;
-    pipeline?: boolean;
-    _queryQueue?: unknown[];
-    _sentQueryQueue?: unknown[];
-    _activeQuery?: unknown;
-  };
-  return (
-    (c.pipeline === true || c.readyForQuery === true) &&
-    c._queryQueue?.length === 0 &&
-    (c._sentQueryQueue?.length ?? 0) === 0 &&
-    (c._activeQuery === null || c._activeQuery === undefined)
-  );
-}
-
-/** Drops the socket at once: for dead, blackholed or abandoned connections. */
-export function destroySocket(client: pg.Client): void {
-  const stream = (client as unknown as { connection?: { stream?: { destroy?: () => void } } })
-    .connection?.stream;
-  stream?.destroy?.();
+/** Arms a timer on the pool's clock, unref'd when the handle has `unref` (as the pool does). */
+function armTimer(clock: Clock, callback: () => void, delayMillis: number): unknown {
+  const handle = clock.setTimeout(callback, delayMillis);
+  (handle as { unref?: () => void } | null)?.unref?.();
+  return handle;
 }
 
 const noop = () => {};
@@ -543,8 +531,7 @@ function markHookError(error: unknown): object {
   return tagged;
 }
 
-/** @internal */
-export function isHookError(error: unknown): boolean {
+function isHookError(error: unknown): boolean {
   return error !== null && typeof error === "object" && hookErrors.has(error);
 }
 

@@ -1,14 +1,13 @@
+/**
+ * `@lifeguard/pg`: the public API (semver), listed in the README's "Public API". What Lifeguard's
+ * own packages share beyond it lives in `@lifeguard/pg/internal`; docs/architecture.md says which
+ * is which and why.
+ */
 export { ConnectionBudgetError } from "@lifeguard/core";
+export { isLifeguardPool } from "./brand.js";
 export type { ConnectionBudget } from "./budget.js";
 export type { LifeguardPoolClient } from "./client-handle.js";
-export { defineLifeguardConfig, lifeguardConfigFromEnv, pgEnvSchema } from "./config.js";
-export type {
-  PgBouncerMode,
-  PgConnectorHooks,
-  PgConnectorOptions,
-  ResetMode,
-} from "./connector.js";
-export { PgConnector } from "./connector.js";
+export { defineLifeguardConfig, lifeguardConfigFromEnv } from "./config.js";
 export type { SharedPoolOptions } from "./hot-reload.js";
 export type {
   ListenGap,
@@ -18,10 +17,9 @@ export type {
   ListenSubscription,
 } from "./listen-api.js";
 export { ListenTimeoutError } from "./listen-api.js";
-export type { LifeguardPgOptions, PoolConfig } from "./options.js";
-export { lifeguardPgOptionKeys } from "./options.js";
+export type { LifeguardPgOptions, PgBouncerMode, PoolConfig, ResetMode } from "./options.js";
 export type { PoolTestingOptions } from "./pool.js";
 export { Pool } from "./pool.js";
-export { defaultEvictOnSqlState, parseEvictOnSqlState, sqlStateClassifier } from "./sqlstate.js";
+export { defaultEvictOnSqlState } from "./sqlstate.js";
 export type { StatementEffect } from "./statement-classifier.js";
 export { classifyStatement } from "./statement-classifier.js";

@@ -1,9 +1,9 @@
 import { InvalidOptionError, PoolClosedError } from "@lifeguard/core";
 import { BACKOFF_MAX_MILLIS, backoffDelay } from "@lifeguard/core/internal";
 import type pg from "pg";
-import { destroySocket } from "./connector.js";
 import type { ListenGap, ListenHandler, ListenOptions, ListenSubscription } from "./listen-api.js";
 import { ListenTimeoutError, quoteIdentifier, validateListen } from "./listen-api.js";
+import { destroySocket } from "./pg-internals.js";
 import { redactError } from "./redact.js";
 
 type ClientClass = new (config?: pg.ClientConfig) => pg.Client;

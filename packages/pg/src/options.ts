@@ -1,11 +1,118 @@
 import type { LifeguardOptions } from "@lifeguard/core";
 import { InvalidOptionError } from "@lifeguard/core";
-import { lifeguardOptionKeys, unknownOption } from "@lifeguard/core/internal";
+import type { OptionTable } from "@lifeguard/core/internal";
+import {
+  checkNumber,
+  checkOption,
+  lifeguardOptionKeys,
+  unknownOption,
+} from "@lifeguard/core/internal";
 import type pg from "pg";
 import type { ConnectionBudget } from "./budget.js";
-import { parseBudget } from "./budget.js";
-import type { PgBouncerMode, ResetMode } from "./connector.js";
-import { parseEvictOnSqlState } from "./sqlstate.js";
+import { defaultEvictOnSqlState, parseEvictOnSqlState } from "./sqlstate.js";
+
+/** The reset modes, stated once: the type, the validation, the environment and the reference read them. */
+const resetModes = ["auto", "always", "never"] as const;
+const pgbouncerModes = [false, "session", "transaction"] as const;
+
+/** When the pool resets a session before the next borrower. */
+export type ResetMode = (typeof resetModes)[number];
+
+/** Running behind PgBouncer, and in which pool mode. */
+export type PgBouncerMode = (typeof pgbouncerModes)[number];
+
+/**
+ * Lifeguard's PostgreSQL options beyond core's: the one table that validates them, names their
+ * environment variables (`pgEnvSchema`) and writes their rows of docs/configuration.md.
+ */
+export const lifeguardPgOptionTable = {
+  reset: {
+    kind: "enum",
+    values: resetModes,
+    default: "auto",
+    description: "When to reset the session on release.",
+  },
+  resetQuery: {
+    kind: "string",
+    default: "DISCARD ALL",
+    defaultText: "`DISCARD ALL`",
+    maxLength: 100_000,
+    description: "The statement that resets a session.",
+  },
+  evictOnSqlState: {
+    kind: "list",
+    check: parseEvictOnSqlState,
+    item: (code) => parseEvictOnSqlState([code])[0] as string,
+    defaultText: "`08*, 57P01, 57P02, 57P03`",
+    description: "SQLSTATEs or classes that retire the connection, comma-separated.",
+  },
+  pgbouncer: {
+    kind: "enum",
+    values: pgbouncerModes,
+    default: false,
+    description: "Running behind PgBouncer in this pool mode.",
+  },
+  namedStatements: {
+    kind: "boolean",
+    default: true,
+    description: "`false` sends named queries unnamed.",
+  },
+  budget: {
+    kind: "object",
+    required: ["instances"],
+    canTurnOff: false,
+    defaultsWhenAbsent: false,
+    defaultText: "off",
+    description: "The fleet's connection budget, checked on the first connect.",
+    fields: {
+      instances: {
+        kind: "number",
+        rule: {
+          kind: "integer",
+          min: 1,
+          max: 100_000,
+          default: 1,
+          description: "Instances that each open this pool.",
+        },
+      },
+      reserved: {
+        kind: "number",
+        rule: {
+          kind: "integer",
+          min: 0,
+          max: 1_000_000,
+          default: 0,
+          description: "Connections to leave free.",
+        },
+      },
+      enforce: {
+        kind: "boolean",
+        default: false,
+        description: "Fail connects instead of warning when over budget.",
+      },
+    },
+  },
+} as const satisfies OptionTable;
+
+/** pg.Pool's own options that are values (the others are functions or classes). */
+const pgPoolValueOptions = {
+  allowExitOnIdle: {
+    kind: "boolean",
+    default: false,
+    description: "Unref idle clients' sockets.",
+  },
+  connectionTimeoutMillis: {
+    kind: "number",
+    rule: {
+      kind: "integer",
+      min: 0,
+      // pg.Pool takes any length; longer than a timer can wait is clamped, as 0 is
+      max: Number.MAX_SAFE_INTEGER,
+      default: 10_000,
+      description: "pg.Pool's name for acquireTimeoutMillis; 0 = as long as a timer can wait.",
+    },
+  },
+} as const satisfies OptionTable;
 
 /** Lifeguard's PostgreSQL options, beside pg's own. */
 export interface LifeguardPgOptions extends LifeguardOptions {
@@ -56,14 +163,7 @@ const pgPoolKeys = new Set([
   "verify",
   "poolSize",
 ]);
-const lifeguardPgOnlyKeys = [
-  "reset",
-  "resetQuery",
-  "evictOnSqlState",
-  "budget",
-  "pgbouncer",
-  "namedStatements",
-] as const;
+const lifeguardPgOnlyKeys = Object.keys(lifeguardPgOptionTable) as (keyof LifeguardPgOptions)[];
 /** Every key `LifeguardPgOptions` has: adapters use it to tell Lifeguard's options from their own. */
 export const lifeguardPgOptionKeys: readonly (keyof LifeguardPgOptions)[] = [
   ...lifeguardOptionKeys,
@@ -161,21 +261,17 @@ export function splitConfig(config: PoolConfig): SplitConfig {
   if (record["idleTimeoutMillis"] === null) delete core["idleTimeoutMillis"];
   const connectionTimeout = record["connectionTimeoutMillis"];
   if (connectionTimeout !== undefined) {
-    if (
-      typeof connectionTimeout !== "number" ||
-      !Number.isInteger(connectionTimeout) ||
-      connectionTimeout < 0
-    ) {
-      throw new InvalidOptionError(
-        "connectionTimeoutMillis",
-        `Invalid option "connectionTimeoutMillis": expected an integer from 0 to ${MAX_TIMER} (0 = wait as long as a timer can: ${MAX_TIMER} ms); got ${String(connectionTimeout)}.`,
-      );
-    }
-    const mapped = connectionTimeout === 0 ? MAX_TIMER : Math.min(connectionTimeout, MAX_TIMER);
+    checkNumber(
+      "connectionTimeoutMillis",
+      connectionTimeout,
+      pgPoolValueOptions.connectionTimeoutMillis.rule,
+    );
+    const mapped =
+      connectionTimeout === 0 ? MAX_TIMER : Math.min(connectionTimeout as number, MAX_TIMER);
     if (core["acquireTimeoutMillis"] !== undefined && core["acquireTimeoutMillis"] !== mapped) {
       throw new InvalidOptionError(
         "connectionTimeoutMillis",
-        `Options "connectionTimeoutMillis" (${connectionTimeout}) and "acquireTimeoutMillis" (${String(core["acquireTimeoutMillis"])}) disagree: they are the same setting in the pg drop-in; pass one.`,
+        `Options "connectionTimeoutMillis" (${String(connectionTimeout)}) and "acquireTimeoutMillis" (${String(core["acquireTimeoutMillis"])}) disagree: they are the same setting in the pg drop-in; pass one.`,
       );
     }
     core["acquireTimeoutMillis"] = mapped;
@@ -186,20 +282,9 @@ export function splitConfig(config: PoolConfig): SplitConfig {
       `Option "Promise" is not supported: Lifeguard uses native promises (pg itself deprecated custom Promise libraries). Remove the option.`,
     );
   }
-  const reset = record["reset"] ?? "auto";
-  if (reset !== "auto" && reset !== "always" && reset !== "never") {
-    throw new InvalidOptionError(
-      "reset",
-      `Invalid option "reset": expected "auto", "always" or "never"; got ${JSON.stringify(reset)}.`,
-    );
-  }
-  const resetQuery = record["resetQuery"] ?? "DISCARD ALL";
-  if (typeof resetQuery !== "string" || resetQuery.trim() === "") {
-    throw new InvalidOptionError(
-      "resetQuery",
-      `Invalid option "resetQuery": expected a non-empty SQL string such as "DISCARD ALL".`,
-    );
-  }
+  const table = lifeguardPgOptionTable;
+  const reset = checkOption("reset", record["reset"], table.reset) as ResetMode;
+  const resetQuery = checkOption("resetQuery", record["resetQuery"], table.resetQuery) as string;
   for (const key of ["onConnect", "verify", "log", "Client"] as const) {
     if (record[key] !== undefined && typeof record[key] !== "function") {
       throw new InvalidOptionError(
@@ -208,13 +293,7 @@ export function splitConfig(config: PoolConfig): SplitConfig {
       );
     }
   }
-  const pgbouncer = record["pgbouncer"] ?? false;
-  if (pgbouncer !== false && pgbouncer !== "session" && pgbouncer !== "transaction") {
-    throw new InvalidOptionError(
-      "pgbouncer",
-      `Invalid option "pgbouncer": expected false, "session" or "transaction"; got ${JSON.stringify(pgbouncer)}.`,
-    );
-  }
+  const pgbouncer = checkOption("pgbouncer", record["pgbouncer"], table.pgbouncer) as PgBouncerMode;
   if (pgbouncer === "transaction" && record["reset"] === "always") {
     throw new InvalidOptionError(
       "reset",
@@ -227,27 +306,26 @@ export function splitConfig(config: PoolConfig): SplitConfig {
       `Option "budget" checks instances × max against the server's max_connections, but behind PgBouncer ("pgbouncer": ${JSON.stringify(pgbouncer)}) the limit that applies is PgBouncer's max_client_conn, which a client cannot read. Remove "budget" and do the arithmetic in docs/pgbouncer.md instead.`,
     );
   }
-  const namedStatements = record["namedStatements"] ?? true;
-  if (typeof namedStatements !== "boolean") {
-    throw new InvalidOptionError(
-      "namedStatements",
-      `Invalid option "namedStatements": expected true or false.`,
-    );
-  }
-  const allowExitOnIdle = record["allowExitOnIdle"] ?? false;
-  if (typeof allowExitOnIdle !== "boolean") {
-    throw new InvalidOptionError(
-      "allowExitOnIdle",
-      `Invalid option "allowExitOnIdle": expected true or false.`,
-    );
-  }
+  const namedStatements = checkOption(
+    "namedStatements",
+    record["namedStatements"],
+    table.namedStatements,
+  ) as boolean;
+  const allowExitOnIdle = checkOption(
+    "allowExitOnIdle",
+    record["allowExitOnIdle"],
+    pgPoolValueOptions.allowExitOnIdle,
+  ) as boolean;
   return {
     core: core as LifeguardOptions,
     client: client as pg.ClientConfig,
     reset,
     resetQuery,
-    evictOnSqlState: parseEvictOnSqlState(record["evictOnSqlState"]),
-    budget: parseBudget(record["budget"]),
+    evictOnSqlState:
+      (checkOption("evictOnSqlState", record["evictOnSqlState"], table.evictOnSqlState) as
+        | readonly string[]
+        | undefined) ?? defaultEvictOnSqlState,
+    budget: checkOption("budget", record["budget"], table.budget) as ConnectionBudget | undefined,
     pgbouncer,
     namedStatements,
     allowExitOnIdle,

@@ -8,10 +8,11 @@ import {
 } from "@lifeguard/core";
 import { numberOptions } from "@lifeguard/core/internal";
 import pg from "pg";
+import { brandLifeguardPool } from "./brand.js";
 import { BudgetCheck } from "./budget.js";
 import type { LifeguardPoolClient } from "./client-handle.js";
 import { createClientHandle, endHandle } from "./client-handle.js";
-import { PgConnector, setRef } from "./connector.js";
+import { PgConnector } from "./connector.js";
 import type { SharedPoolOptions } from "./hot-reload.js";
 import { sharedPool } from "./hot-reload.js";
 import { checkClientTarget, checkQueryConfig } from "./input-checks.js";
@@ -19,6 +20,8 @@ import type { ListenHandler, ListenOptions, ListenSubscription } from "./listen-
 import { Listener } from "./listener.js";
 import type { PoolConfig } from "./options.js";
 import { splitConfig } from "./options.js";
+import { setPoolEnding, setRef } from "./pg-internals.js";
+import { publishIdleError, publishSessionCleaned, publishWarning } from "./pool-events.js";
 import { passwordInUrl } from "./redact.js";
 import { releaseOptionsFor } from "./release-verdict.js";
 import { sessionOf } from "./session.js";
@@ -82,8 +85,14 @@ export class Pool extends pg.Pool {
       passwordInUrl(config.connectionString),
       typeof probe.password === "string" ? probe.password : undefined,
     ];
+    // the engine is created below, before any connector call can report something
+    const engine = () => this.lifeguard;
     const budget =
-      split.budget === undefined ? undefined : new BudgetCheck(split.budget, split.core.max ?? 10);
+      split.budget === undefined
+        ? undefined
+        : new BudgetCheck(split.budget, split.core.max ?? 10, (code, message) =>
+            publishWarning(engine(), code, message),
+          );
     this.#connector = new PgConnector({
       budget,
       Client,
@@ -114,11 +123,14 @@ export class Pool extends pg.Pool {
           this.emit("remove", client);
         },
         idleError: (error, client) => {
+          publishIdleError(engine(), error);
           this.#log("idle client error", error.message);
           // pg.Pool emits 'error' with or without a listener, which kills applications that
           // forgot one (pg #1324); the error is counted in stats either way
           if (this.listenerCount("error") > 0) this.emit("error", error, client);
         },
+        sessionCleaned: (step, info) => publishSessionCleaned(engine(), step, info),
+        warning: (code, message) => publishWarning(engine(), code, message),
       },
     });
     this.lifeguard = createPool({
@@ -128,12 +140,10 @@ export class Pool extends pg.Pool {
       ...(clock === undefined ? {} : { clock }),
       ...(random === undefined ? {} : { random }),
     });
-    this.#connector.pool = this.lifeguard;
     this.#now = clock === undefined ? () => performance.now() : () => clock.now();
     // validated by createPool above; undefined means core's default
     this.#shutdownTimeout =
       split.core.shutdownTimeoutMillis ?? numberOptions.shutdownTimeoutMillis.default;
-    if (budget !== undefined) budget.pool = this.lifeguard;
     this.options.max = this.lifeguard.stats().max;
     this.#listener = new Listener({
       poolName: () => this.lifeguard.name,
@@ -286,7 +296,7 @@ export class Pool extends pg.Pool {
 
   /** Like `end()`, but reports which leases were still out when it stopped waiting. */
   close(options?: { timeoutMillis?: number }): Promise<CloseReport> {
-    setEnding(this, "ending");
+    setPoolEnding(this, "ending");
     this.#ending = true;
     const timeout = options?.timeoutMillis ?? this.#shutdownTimeout;
     const startedAt = this.#now();
@@ -315,7 +325,7 @@ export class Pool extends pg.Pool {
       )
       .then((report) => listenerClosed.then(() => report))
       .then((report) => {
-        setEnding(this, "ended");
+        setPoolEnding(this, "ended");
         return report;
       });
   }
@@ -440,6 +450,8 @@ function pgPoolCompatible(error: unknown): unknown {
 const PG_TIMEOUT = "timeout exceeded when trying to connect";
 const PG_ENDED = "Cannot use a pool after calling end on the pool";
 
+brandLifeguardPool(Pool.prototype);
+
 Object.defineProperties(Pool.prototype, {
   totalCount: {
     get(this: Pool) {
@@ -489,13 +501,6 @@ function runQuery(client: pg.PoolClient, config: unknown, values: unknown): Prom
     submittable.once?.("error", reject);
     client.query(config as pg.Submittable);
   });
-}
-
-/** pg.Pool keeps `ending`/`ended` as plain fields; we keep them current. */
-function setEnding(pool: Pool, stage: "ending" | "ended"): void {
-  const record = pool as unknown as { ending: boolean; ended: boolean };
-  record.ending = true;
-  if (stage === "ended") record.ended = true;
 }
 
 /** pg.Pool hides `options.password`; a password inside `connectionString` deserves the same. */

@@ -1,5 +1,6 @@
 import type { ErrorClass, ReleaseOptions } from "@lifeguard/core";
 import type pg from "pg";
+import { socketDestroyed } from "./pg-internals.js";
 import { sessionOf } from "./session.js";
 
 /** SQLSTATEs that say the whole server is going away, not only this session. */
@@ -30,20 +31,11 @@ export function releaseOptionsFor(
   const fromServer = typeof record.severity === "string" && typeof record.code === "string";
   if (fromServer && serverGoneCodes.has(record.code as string)) return { error };
   const fatal = fromServer && (record.severity === "FATAL" || record.severity === "PANIC");
-  if (fatal || session?.broken === true || socketGone(client)) {
+  if (fatal || session?.broken === true || socketDestroyed(client)) {
     if (session !== undefined) session.broken = true;
     // the pool sees a broken connection: closes it and pings older idle ones before lending them
     return undefined;
   }
   if (fromServer && connector.classify(error) === "connection") return { error };
   return undefined;
-}
-
-function socketGone(client: pg.Client): boolean {
-  const stream = (
-    client as unknown as {
-      connection?: { stream?: { destroyed?: boolean; readyState?: string } };
-    }
-  ).connection?.stream;
-  return stream?.destroyed === true;
 }

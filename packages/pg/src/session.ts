@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { onParameterStatus } from "./pg-internals.js";
 
 /** Pool-wide rules the tracking client applies to every statement. @internal */
 export interface SessionPolicy {
@@ -77,39 +78,14 @@ export function attachSession(client: pg.Client, policy: SessionPolicy): Session
  * so the start-up reports are seen.
  */
 function watchReportedSettings(client: pg.Client, state: SessionState): void {
-  const connection = (client as unknown as { connection?: NodeJS.EventEmitter }).connection;
-  connection?.on(
-    "parameterStatus",
-    (message: { parameterName?: string; parameterValue?: string }) => {
-      if (message.parameterName === "search_path") state.reportsSearchPath = true;
-      else if (message.parameterName === "standard_conforming_strings")
-        state.standardConformingStrings = message.parameterValue !== "off";
-    },
-  );
+  onParameterStatus(client, (message) => {
+    if (message.parameterName === "search_path") state.reportsSearchPath = true;
+    else if (message.parameterName === "standard_conforming_strings")
+      state.standardConformingStrings = message.parameterValue !== "off";
+  });
 }
 
 /** @internal */
 export function sessionOf(client: pg.Client): SessionState | undefined {
   return (client as WithSession)[kSession];
-}
-
-/**
- * pg keeps the names of statements it has parsed on the connection so it can skip Parse next
- * time; once the server has deallocated them that cache lies and the next named query fails with
- * "prepared statement does not exist". pg has no public API to forget them, so we edit its two
- * maps (`parsedStatements`, `submittedNamedStatements` on `client.connection`) directly.
- * @internal
- */
-export function forgetPreparedStatements(
-  client: pg.Client,
-  which: "all" | readonly string[],
-): void {
-  const connection = (client as unknown as { connection?: Record<string, unknown> }).connection;
-  if (connection === undefined) return;
-  for (const key of ["parsedStatements", "submittedNamedStatements"]) {
-    const map = connection[key] as Record<string, unknown> | undefined;
-    if (map === undefined) continue;
-    if (which === "all") connection[key] = {};
-    else for (const name of which) delete map[name];
-  }
 }

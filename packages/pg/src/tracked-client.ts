@@ -1,5 +1,6 @@
 import type pg from "pg";
-import { forgetPreparedStatements, sessionOf } from "./session.js";
+import { forgetPreparedStatements } from "./pg-internals.js";
+import { sessionOf } from "./session.js";
 import { classifyStatement } from "./statement-classifier.js";
 
 type ClientClass = new (config?: pg.ClientConfig) => pg.Client;

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { renderConfigurationReference } from "../../../scripts/configuration-reference.js";
-import { pgEnvSchema } from "../src/index.js";
+import { pgEnvSchema } from "../src/internal.js";
 
 describe("docs/configuration.md", () => {
   it("is generated from the option definitions and up to date (run `pnpm docs:config`)", () => {

@@ -9,7 +9,8 @@ import { type ConnectContext, systemClock } from "@lifeguard/core";
 import { useTestDatabase } from "@lifeguard/test-fixtures";
 import pg from "pg";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { defaultEvictOnSqlState, PgConnector, Pool, sqlStateClassifier } from "../src/index.js";
+import { defaultEvictOnSqlState, Pool } from "../src/index.js";
+import { PgConnector, sqlStateClassifier } from "../src/internal.js";
 
 /** What a pool hands its connector's connect(), for calling the connector directly. */
 function connectContext(): ConnectContext {
@@ -52,7 +53,13 @@ function connector(name: string, connected: (client: pg.Client) => Promise<void>
     classify: sqlStateClassifier(defaultEvictOnSqlState),
     allowExitOnIdle: false,
     secrets: [],
-    hooks: { connected, removed: () => undefined, idleError: () => undefined },
+    hooks: {
+      connected,
+      removed: () => undefined,
+      idleError: () => undefined,
+      sessionCleaned: () => undefined,
+      warning: () => undefined,
+    },
   });
 }
 

@@ -1,6 +1,6 @@
 import { InvalidOptionError } from "@lifeguard/core";
 import type { PoolConfig } from "@lifeguard/pg";
-import { Pool } from "@lifeguard/pg";
+import { isLifeguardPool, Pool } from "@lifeguard/pg";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 
@@ -107,9 +107,7 @@ function assertLifeguardPool(pool: pg.Pool): asserts pool is Pool {
   if (!(pool instanceof pg.Pool)) {
     throw new InvalidOptionError("pool", secondPgMessage("@lifeguard/prisma"));
   }
-  // duck-typed: ESM and CommonJS copies of @lifeguard/pg have different classes
-  const lifeguard = pool as Partial<Record<"lifeguard" | "stats", unknown>>;
-  if (typeof lifeguard.stats !== "function" || typeof lifeguard.lifeguard !== "object") {
+  if (!isLifeguardPool(pool)) {
     throw new InvalidOptionError(
       "pool",
       "new PrismaLifeguard(pool): this is a plain pg.Pool, which has none of Lifeguard's checks. " +

@@ -9,7 +9,8 @@ import { backoffDelay } from "@lifeguard/core/internal";
 import { usePrivateServer } from "@lifeguard/test-fixtures";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
-import { defaultEvictOnSqlState, Pool, sqlStateClassifier } from "../../src/index.js";
+import { defaultEvictOnSqlState, Pool } from "../../src/index.js";
+import { sqlStateClassifier } from "../../src/internal.js";
 import {
   backendsNamed,
   countingClient,

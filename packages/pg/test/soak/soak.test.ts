@@ -13,7 +13,8 @@
 import { DatabaseUnavailableError } from "@lifeguard/core";
 import { startFaultProxy, usePrivateServer, withClient } from "@lifeguard/test-fixtures";
 import { expect, it, vi } from "vitest";
-import { defaultEvictOnSqlState, Pool, sqlStateClassifier } from "../../src/index.js";
+import { defaultEvictOnSqlState, Pool } from "../../src/index.js";
+import { sqlStateClassifier } from "../../src/internal.js";
 import {
   backendsNamed,
   errorKind,

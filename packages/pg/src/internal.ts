@@ -1,0 +1,12 @@
+/**
+ * `@lifeguard/pg/internal`: what Lifeguard's own packages (the ORM adapters, the scripts, the
+ * tests) share beyond the public API, outside semver. It may change in any release; an application
+ * should import from `@lifeguard/pg` only. See docs/architecture.md ("Public and internal").
+ */
+export { pgEnvSchema } from "./config.js";
+export type { PgConnectorHooks, PgConnectorOptions } from "./connector.js";
+/** The connector on its own, for tests of the connector seam. */
+export { PgConnector } from "./connector.js";
+/** Every option key the Pool takes beyond pg's, for adapters that split a configuration. */
+export { lifeguardPgOptionKeys } from "./options.js";
+export { parseEvictOnSqlState, sqlStateClassifier } from "./sqlstate.js";

@@ -1,0 +1,133 @@
+import type { EventEmitter } from "node:events";
+import type pg from "pg";
+
+/**
+ * The only module that reaches into pg's undeclared members. pg has no public way to ask whether a
+ * client has work in flight, to drop a blackholed socket, to hear ParameterStatus messages or to
+ * forget prepared statements the server deallocated, so Lifeguard reads what pg's own code uses.
+ * If pg renames one, resets would silently take the slow path and blackholed sockets would never
+ * be torn down: `test/pg-internals.test.ts` checks every name below on a real connected client and
+ * fails when the installed pg lacks any of them.
+ */
+
+/** Members of a `pg.Client` (8.x) that @types/pg does not declare. */
+export const clientMembers = [
+  "readyForQuery",
+  "pipeline",
+  "_queryQueue",
+  "_sentQueryQueue",
+  "_activeQuery",
+  "connection",
+  "ref",
+  "unref",
+] as const;
+
+/** Members of `client.connection` (pg's `Connection`). */
+export const connectionMembers = [
+  "stream",
+  "parsedStatements",
+  "submittedNamedStatements",
+] as const;
+
+/** Events `client.connection` emits that Lifeguard listens to. */
+export const connectionEvents = ["parameterStatus"] as const;
+
+/** Fields of `pg.Pool` the drop-in keeps current (declared read-only by @types/pg). */
+export const poolMembers = ["ending", "ended"] as const;
+
+interface ClientInternals {
+  readyForQuery?: boolean;
+  pipeline?: boolean;
+  _queryQueue?: unknown[];
+  _sentQueryQueue?: unknown[];
+  _activeQuery?: unknown;
+  connection?: ConnectionInternals;
+  ref?: () => void;
+  unref?: () => void;
+}
+
+interface ConnectionInternals extends EventEmitter {
+  stream?: { destroy?: () => void; destroyed?: boolean };
+  parsedStatements?: Record<string, unknown>;
+  submittedNamedStatements?: Record<string, unknown>;
+}
+
+function internals(client: pg.Client): ClientInternals {
+  return client as unknown as ClientInternals;
+}
+
+/**
+ * The client has nothing queued or in flight (a statement still running at release must finish
+ * before the clean-up).
+ */
+export function isQuiet(client: pg.Client): boolean {
+  const c = internals(client);
+  return (
+    (c.pipeline === true || c.readyForQuery === true) &&
+    c._queryQueue?.length === 0 &&
+    (c._sentQueryQueue?.length ?? 0) === 0 &&
+    (c._activeQuery === null || c._activeQuery === undefined)
+  );
+}
+
+/** pg can still report transaction status "T" just after a failed query whose ReadyForQuery has not arrived. */
+export function awaitsReadyForQuery(client: pg.Client): boolean {
+  return internals(client).readyForQuery === false;
+}
+
+/** pg's pipeline mode (`pipeline: true` in the client config): statements are written at once. */
+export function isPipelined(client: pg.Client): boolean {
+  return internals(client).pipeline === true;
+}
+
+/** Drops the socket at once: for dead, blackholed or abandoned connections. */
+export function destroySocket(client: pg.Client): void {
+  internals(client).connection?.stream?.destroy?.();
+}
+
+/** The socket is already destroyed (ended, reset, or dropped by us). */
+export function socketDestroyed(client: pg.Client): boolean {
+  return internals(client).connection?.stream?.destroyed === true;
+}
+
+/** pg.Client has ref()/unref() (they hold the socket's reference); @types/pg omits them. */
+export function setRef(client: pg.Client, ref: boolean): void {
+  const c = internals(client);
+  if (ref) c.ref?.();
+  else c.unref?.();
+}
+
+/** Calls `listener` on every ParameterStatus message (start-up reports, and each later change). */
+export function onParameterStatus(
+  client: pg.Client,
+  listener: (message: { parameterName?: string; parameterValue?: string }) => void,
+): void {
+  internals(client).connection?.on("parameterStatus", listener);
+}
+
+/**
+ * pg keeps the names of statements it has parsed on the connection so it can skip Parse next
+ * time; once the server has deallocated them that cache lies and the next named query fails with
+ * "prepared statement does not exist". pg has no public API to forget them, so this edits its two
+ * maps directly.
+ */
+export function forgetPreparedStatements(
+  client: pg.Client,
+  which: "all" | readonly string[],
+): void {
+  const connection = internals(client).connection;
+  if (connection === undefined) return;
+  for (const key of ["parsedStatements", "submittedNamedStatements"] as const) {
+    const map = connection[key];
+    if (map === undefined) continue;
+    if (which === "all") connection[key] = {};
+    else for (const name of which) delete map[name];
+  }
+}
+
+/** pg.Pool keeps `ending`/`ended` as plain fields read by its own code and by applications. */
+export function setPoolEnding(pool: pg.Pool, stage: "ending" | "ended"): void {
+  const record = pool as unknown as { ending: boolean; ended: boolean };
+  record.ending = true;
+  if (stage === "ended") record.ended = true;
+}
