@@ -57,6 +57,22 @@ export function idleExpired(
 }
 
 /**
+ * The housekeeping sweep's verdict on an idle connection: what {@link unusableReason} says, else
+ * `idle` when it sat past `idleTimeoutMillis` and closing it keeps `min` open.
+ */
+export function sweepReason(
+  entry: PoolEntry<unknown>,
+  broken: boolean,
+  aboveMin: boolean,
+  idleTimeoutMillis: number,
+  now: number,
+): DestroyReason | undefined {
+  const reason = unusableReason(entry, broken, now);
+  if (reason !== undefined) return reason;
+  return aboveMin && idleExpired(entry, idleTimeoutMillis, now) ? "idle" : undefined;
+}
+
+/**
  * Whether lending needs a round trip first: the entry is suspect, or it was last proven good
  * `bypassWindowMillis` or longer ago (0 pings every borrow).
  */
