@@ -449,19 +449,21 @@ export class Pool<C> implements AsyncDisposable {
     }
   }
 
-  /** Opens connections for the waiters left and to keep `min`, within `max` and the backoff. */
+  /** Opens connections for the waiters left and to keep `min`, as the connect gate plans. */
   private fill(now: number): void {
-    const creating = this.gate.attempts.size;
-    const supply = creating + this.bag.count("releasing");
-    const forMin = this.cold.minFillHeld ? 0 : this.o.min - this.bag.size - creating;
-    let wanted = Math.max(this.waiters.live - supply, forMin);
-    if (this.gate.circuitOpen && creating === 0) wanted = Math.max(wanted, 1); // keep probing
-    const room = this.o.max - this.bag.size - creating;
-    const count = this.gate.allowed(Math.min(wanted, room), now);
-    if (count <= 0) {
+    const bag = this.bag;
+    const count = this.gate.plan(
+      this.waiters.live,
+      bag.size,
+      bag.count("releasing"),
+      this.o.min,
+      this.o.max,
+      this.cold.minFillHeld,
+      now,
+    );
+    if (count === -1) {
       const retry = this.cold.retry;
-      if (wanted > 0 && room > 0 && this.gate.waiting(now) && retry.heapIndex === -1)
-        this.scheduler.schedule(retry, this.gate.nextAttemptAt);
+      if (retry.heapIndex === -1) this.scheduler.schedule(retry, this.gate.nextAttemptAt);
       return;
     }
     for (let i = 0; i < count; i++) this.openConnection(now);
