@@ -111,15 +111,16 @@ const MAX_FREE = 256;
  * only when nothing refers to it any more: it was taken off the queue (not skipped there lazily
  * after a timeout or abort), its deadline and abort listener are gone, and its ping, if any, has
  * finished. The pool gives one back right after handing it a connection; every other way out (a
- * rejection) leaves the record to the collector.
+ * rejection) leaves the record to the collector. Ordinary fields (no `#private`): it is on the
+ * acquire path.
  * @internal
  */
 export class WaiterRecords<C> {
-  readonly #owner: WaiterOwner<C>;
-  readonly #free: Waiter<C>[] = [];
+  private readonly owner: WaiterOwner<C>;
+  private readonly free: Waiter<C>[] = [];
 
   constructor(owner: WaiterOwner<C>) {
-    this.#owner = owner;
+    this.owner = owner;
   }
 
   /** A record armed with the promise {@link waiterPromise} just made. */
@@ -129,7 +130,7 @@ export class WaiterRecords<C> {
     acquireError: Error | undefined,
     signal: AbortSignal | undefined,
   ): Waiter<C> {
-    const waiter = this.#free.pop() ?? new Waiter<C>(this.#owner);
+    const waiter = this.free.pop() ?? new Waiter<C>(this.owner);
     waiter.arm(dueAt, timeoutMillis, acquireError, signal);
     return waiter;
   }
@@ -140,6 +141,6 @@ export class WaiterRecords<C> {
     waiter.reject = undefined;
     waiter.acquireError = undefined;
     waiter.signal = undefined;
-    if (this.#free.length < MAX_FREE) this.#free.push(waiter);
+    if (this.free.length < MAX_FREE) this.free.push(waiter);
   }
 }
