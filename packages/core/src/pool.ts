@@ -41,7 +41,13 @@ import {
 import type { PingResult } from "./pre-ping.js";
 import { PrePing } from "./pre-ping.js";
 import { trackPool, untrackPool } from "./registry.js";
-import { expiryFor, idleExpired, retireReason, sweepReason, unusableReason } from "./retirement.js";
+import {
+  expiryFor,
+  idleExpiredCount,
+  retireReason,
+  sweepReason,
+  unusableReason,
+} from "./retirement.js";
 import { Scheduler } from "./scheduler.js";
 import type { CloseReport } from "./shutdown.js";
 import { Shutdown } from "./shutdown.js";
@@ -845,13 +851,18 @@ export class Pool<C> implements AsyncDisposable {
   private expireIdle(now: number): void {
     const idleTimeout = this.o.idleTimeoutMillis;
     const idle = this.bag.idle;
-    while (idle.length > 0 && this.bag.size > this.o.min) {
-      const oldest = idle[0] as PoolEntry<C>;
-      if (!idleExpired(oldest as PoolEntry<unknown>, idleTimeout, now)) {
-        this.scheduler.schedule(this.cold.idleDeadline, oldest.idleSince + idleTimeout);
-        break;
-      }
-      this.destroy(oldest, "idle");
+    const min = this.o.min;
+    const expired = idleExpiredCount(
+      idle as PoolEntry<unknown>[],
+      this.bag.size,
+      min,
+      idleTimeout,
+      now,
+    );
+    for (let i = 0; i < expired; i++) this.destroy(idle[0] as PoolEntry<C>, "idle");
+    const oldest = idle[0];
+    if (oldest !== undefined && this.bag.size > min) {
+      this.scheduler.schedule(this.cold.idleDeadline, oldest.idleSince + idleTimeout);
     }
     this.pump();
   }
