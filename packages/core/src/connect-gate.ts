@@ -93,6 +93,33 @@ export class ConnectGate {
     return 1;
   }
 
+  /**
+   * How many connects to start now for `waiting` callers and to keep `min`, within `max` and the
+   * backoff. Connects in flight and sessions being cleaned count as supply for the callers.
+   * Returns -1 when connects are wanted but the backoff holds them until {@link nextAttemptAt}.
+   *
+   * @param open connections open (not destroyed); `releasing` of them are being cleaned
+   * @param minHeld a connect for `min` just failed with the application's error: do not refill
+   */
+  plan(
+    waiting: number,
+    open: number,
+    releasing: number,
+    min: number,
+    max: number,
+    minHeld: boolean,
+    now: number,
+  ): number {
+    const creating = this.attempts.size;
+    const forMin = minHeld ? 0 : min - open - creating;
+    let wanted = Math.max(waiting - creating - releasing, forMin);
+    if (this.circuitOpen && creating === 0) wanted = Math.max(wanted, 1); // keep probing
+    const room = max - open - creating;
+    const count = this.allowed(Math.min(wanted, room), now);
+    if (count > 0) return count;
+    return wanted > 0 && room > 0 && this.waiting(now) ? -1 : 0;
+  }
+
   /** True while the backoff holds the next attempt back past `now`. */
   waiting(now: number): boolean {
     return (

@@ -1,5 +1,6 @@
 import { ConnectionBag } from "./bag.js";
-import { channels } from "./channels.js";
+import type { AcquireOptions } from "./call-options.js";
+import { acquireTimeout, closeTimeout, evictAge } from "./call-options.js";
 import type { Clock } from "./clock.js";
 import { systemClock, turnClock } from "./clock.js";
 import { ConnectAttempt, ConnectGate } from "./connect-gate.js";
@@ -13,7 +14,6 @@ import {
   ConnectTimeoutError,
   DatabaseUnavailableError,
   LeaseReleasedError,
-  PingTimeoutError,
   PoolClosedError,
   PoolQueueFullError,
 } from "./errors.js";
@@ -23,54 +23,51 @@ import { LeakDetector } from "./leak-detector.js";
 import type { LeaseOwner, ReleaseOptions } from "./lease.js";
 import { kLeaseOverdue, kReleaseLease, Lease } from "./lease.js";
 import type { PoolOptions, ResolvedOptions } from "./options.js";
-import { checkNumber, numberOptions, resolveOptions } from "./options.js";
-import { PingCheck } from "./ping-check.js";
+import { resolveOptions } from "./options.js";
+import type { PingCheck } from "./ping-check.js";
+import {
+  publishAcquire,
+  publishAcquireFailed,
+  publishCircuitClose,
+  publishCircuitOpen,
+  publishClockLeap,
+  publishCreate,
+  publishCreateError,
+  publishDestroy,
+  publishPoolClose,
+  publishPoolCreate,
+  publishRelease,
+} from "./pool-events.js";
+import type { PingResult } from "./pre-ping.js";
+import { PrePing } from "./pre-ping.js";
 import { trackPool, untrackPool } from "./registry.js";
-import { expiryFor, idleExpired, needsPing, retireReason, unusableReason } from "./retirement.js";
+import {
+  expiryFor,
+  idleExpiredCount,
+  retireReason,
+  sweepReason,
+  unusableReason,
+} from "./retirement.js";
 import { Scheduler } from "./scheduler.js";
+import type { CloseReport } from "./shutdown.js";
+import { Shutdown } from "./shutdown.js";
 import type { PoolState, PoolStats } from "./stats.js";
-import { Counters } from "./stats.js";
-import type { WaiterOwner } from "./waiter.js";
-import { kWaiterDue, Waiter, waiterPromise } from "./waiter.js";
+import { Counters, poolSnapshot } from "./stats.js";
+import type { Waiter, WaiterOwner } from "./waiter.js";
+import { kWaiterDue, WaiterRecords, waiterPromise } from "./waiter.js";
 import { WaiterQueue } from "./waiter-queue.js";
 
-/** Per-call acquire settings. */
-export interface AcquireOptions {
-  /** Give up when this signal aborts (`AcquireAbortedError`). */
-  signal?: AbortSignal;
-  /** This call's deadline instead of `acquireTimeoutMillis`. */
-  timeoutMillis?: number;
-}
-
-/** A lease still out when `close()` stopped waiting for it. */
-export interface OutstandingLease {
-  readonly connectionId: number;
-  readonly heldMillis: number;
-  /** Where it was acquired, when leak detection is on. */
-  readonly acquireStack: string | undefined;
-}
-
-/** What `close()` found. */
-export interface CloseReport {
-  /** True when leases were still out at the deadline and their connections were closed anyway. */
-  readonly forced: boolean;
-  readonly leasesOutstanding: readonly OutstandingLease[];
-}
-
-const evictOptionRule = {
-  kind: "number",
-  min: 0,
-  max: Number.MAX_SAFE_INTEGER,
-  default: 0,
-  description: "",
-} as const;
+export type { AcquireOptions } from "./call-options.js";
+export type { CloseReport, OutstandingLease } from "./shutdown.js";
 
 /**
  * A connection pool over any {@link Connector}. Create it with {@link createPool}. This class is
- * orchestration only: the policies it applies live in connect-gate.ts (when to open),
- * retirement.ts (when to close), waiter.ts/waiter-queue.ts (who waits), bag.ts (where connections
- * are) and guarded-connector.ts (how the connector is called). docs/architecture.md walks through
- * the life of an acquire and of a connection.
+ * orchestration only: it routes events (acquire, release, connect, ping, timers) to its parts and
+ * acts on what they decide. The parts: connect-gate.ts (when to open), retirement.ts (when to
+ * close), pre-ping.ts (when and how to ping before lending), waiter.ts/waiter-queue.ts (who
+ * waits), bag.ts (where connections are), guarded-connector.ts (how the connector is called),
+ * shutdown.ts (the close sequence), pool-events.ts (what is published), stats.ts (the snapshot).
+ * docs/architecture.md walks through the life of an acquire and of a connection.
  *
  * Invariants, kept by `pump` (the one place connections are handed out or opened):
  * - a caller never receives a connection the pool knows to be dead;
@@ -92,12 +89,14 @@ export class Pool<C> implements AsyncDisposable {
   private readonly clock: Clock;
   private readonly bag = new ConnectionBag<C>();
   private readonly waiters = new WaiterQueue<Waiter<C>>();
+  /** Waiter records for reuse: a caller that waits allocates only its promise. */
+  private readonly records: WaiterRecords<C>;
   private readonly scheduler: Scheduler;
   private readonly gate: ConnectGate;
   private readonly counters = new Counters();
+  private readonly prePing: PrePing<C>;
   /** Leak detection is on: capture stacks and watch leases (skipped entirely when off). */
   private readonly leakOn: boolean;
-  private readonly prePingOn: boolean;
   private lifecycle: PoolState = "open";
   private pumping = false;
   private pumpAgain = false;
@@ -113,30 +112,66 @@ export class Pool<C> implements AsyncDisposable {
     this.clock = o.clock === systemClock ? turnClock : o.clock;
     this.scheduler = new Scheduler(o.clock);
     this.gate = new ConnectGate(o.random);
+    this.records = new WaiterRecords(this as WaiterOwner<C>);
     this.leakOn = o.leakDetectionThresholdMillis > 0;
-    this.prePingOn = o.prePing !== false;
     const closeController = new AbortController();
+    const context: ConnectorContext = {
+      signal: closeController.signal,
+      clock: o.clock,
+      poolName: o.name,
+    };
+    this.prePing = new PrePing(
+      o.prePing,
+      this,
+      this.connector,
+      this.scheduler,
+      this.clock,
+      this.counters,
+      context,
+      (check, result, now) => this.pinged(check, result, now),
+    );
+    const leaks = new LeakDetector(o.leakDetectionThresholdMillis, this.scheduler, this);
     this.cold = {
       retry: new Timer(() => this.pump()),
       queueDeadline: new Timer((now) => this.expireQueued(now)),
       idleDeadline: new Timer((now) => this.expireIdle(now)),
-      leaks: new LeakDetector(o.leakDetectionThresholdMillis, this.scheduler, this),
+      leaks,
       housekeeper: new Housekeeper(this.scheduler, {
         onClockLeap: (late) => this.onClockLeap(late),
         sweep: (now) => this.sweep(now),
       }),
-      checks: new Set(),
-      destroying: new Set(),
+      shutdown: new Shutdown<C>(
+        {
+          name: o.name,
+          bag: this.bag,
+          waiters: this.waiters,
+          gate: this.gate,
+          scheduler: this.scheduler,
+          prePing: this.prePing,
+          leaks,
+          clock: o.clock,
+          now: () => this.clock.now(),
+          closeController,
+        },
+        {
+          setState: (state) => {
+            this.lifecycle = state;
+          },
+          withdraw: () => this.withdraw(),
+          turnAway: (waiter, error) => this.turnAway(waiter, error),
+          destroy: (entry, reason) => this.destroy(entry, reason),
+          rejectWarmups: (error) => this.rejectWarmups(error),
+          published: (report) =>
+            publishPoolClose(this, report.forced, report.leasesOutstanding.length),
+        },
+      ),
       warmups: [],
-      closing: undefined,
-      drained: undefined,
-      closeController,
-      context: { signal: closeController.signal, clock: o.clock, poolName: o.name },
+      context,
       minFillHeld: false,
     };
     this.cold.housekeeper.start(this.clock.now());
     trackPool(this);
-    if (channels.poolCreate.hasSubscribers) channels.poolCreate.publish({ pool: this });
+    publishPoolCreate(this);
     this.pump();
   }
 
@@ -164,11 +199,7 @@ export class Pool<C> implements AsyncDisposable {
     let timeoutMillis = this.o.acquireTimeoutMillis;
     if (options?.timeoutMillis !== undefined) {
       try {
-        timeoutMillis = checkNumber(
-          "timeoutMillis",
-          options.timeoutMillis,
-          numberOptions.acquireTimeoutMillis,
-        );
+        timeoutMillis = acquireTimeout(options.timeoutMillis);
       } catch (error) {
         return Promise.reject(error);
       }
@@ -186,7 +217,7 @@ export class Pool<C> implements AsyncDisposable {
     if (this.waiters.live - (this.o.max - this.bag.size) >= this.o.maxWaiting) {
       this.counters.queueFull++;
       const error = new PoolQueueFullError(this.name, this.o.maxWaiting);
-      this.publishAcquireFailed(channels.queueFull, 0, error);
+      publishAcquireFailed("queueFull", this, 0, error);
       return Promise.reject(error);
     }
     if (this.gate.circuitOpen && this.bag.idle.length === 0) {
@@ -195,13 +226,7 @@ export class Pool<C> implements AsyncDisposable {
 
     const promise = waiterPromise<C>();
     const dueAt = now + timeoutMillis;
-    const waiter = new Waiter<C>(
-      this as WaiterOwner<C>,
-      dueAt,
-      timeoutMillis,
-      acquireError,
-      signal,
-    );
+    const waiter = this.records.take(dueAt, timeoutMillis, acquireError, signal);
     this.waiters.push(waiter);
     if (timeoutMillis === this.o.acquireTimeoutMillis) {
       const queueDeadline = this.cold.queueDeadline;
@@ -251,11 +276,7 @@ export class Pool<C> implements AsyncDisposable {
    * Returns how many connections were evicted or marked.
    */
   evict(options?: { olderThan?: number }): number {
-    const olderThan =
-      options?.olderThan === undefined
-        ? 0
-        : checkNumber("olderThan", options.olderThan, evictOptionRule);
-    const cutoff = this.clock.now() - olderThan;
+    const cutoff = this.clock.now() - evictAge(options);
     const marked = this.softEvict((entry) => entry.createdAt <= cutoff);
     this.pump();
     return marked;
@@ -263,35 +284,18 @@ export class Pool<C> implements AsyncDisposable {
 
   /** An immutable snapshot of the pool's state and counters. */
   stats(): PoolStats {
-    let pending = this.waiters.live;
-    for (const check of this.cold.checks) if (!check.waiter.settled) pending++;
-    const idle = this.bag.count("idle");
-    const total = this.bag.size;
-    const now = this.clock.now();
-    let expiring = 0;
-    for (const entry of this.bag.entries()) {
-      if (entry.state !== "idle" && (entry.evictReason !== undefined || now >= entry.expiresAt))
-        expiring++;
-    }
-    return {
+    return poolSnapshot({
       name: this.name,
       state: this.lifecycle,
-      total,
-      idle,
-      used: total - idle,
-      leased: this.bag.count("leased"),
-      validating: this.bag.count("validating"),
-      releasing: this.bag.count("releasing"),
-      creating: this.gate.attempts.size,
-      expiring,
-      pending,
+      bag: this.bag,
+      gate: this.gate,
+      counters: this.counters,
+      pending: this.waiters.live + this.prePing.waiting(),
       min: this.o.min,
       max: this.o.max,
-      circuit: this.gate.circuitOpen ? "open" : "closed",
-      counters: this.counters.snapshot(),
-      // a copy: a connector may hand out its live counters object
-      connector: { ...this.connector.stats() },
-    };
+      connector: this.connector.stats(),
+      now: this.clock.now(),
+    });
   }
 
   /**
@@ -300,22 +304,17 @@ export class Pool<C> implements AsyncDisposable {
    * back, then closes the rest and reports which leases were still out. Idempotent.
    */
   close(options?: { timeoutMillis?: number }): Promise<CloseReport> {
-    if (this.cold.closing === undefined) {
-      let timeoutMillis = this.o.shutdownTimeoutMillis;
-      if (options?.timeoutMillis !== undefined) {
-        try {
-          timeoutMillis = checkNumber(
-            "timeoutMillis",
-            options.timeoutMillis,
-            numberOptions.shutdownTimeoutMillis,
-          );
-        } catch (error) {
-          return Promise.reject(error);
-        }
+    const shutdown = this.cold.shutdown;
+    if (shutdown.closing === undefined) {
+      let timeoutMillis: number;
+      try {
+        timeoutMillis = closeTimeout(options, this.o.shutdownTimeoutMillis);
+      } catch (error) {
+        return Promise.reject(error);
       }
-      this.cold.closing = this.shutDown(timeoutMillis);
+      shutdown.closing = shutdown.run(timeoutMillis);
     }
-    return this.cold.closing;
+    return shutdown.closing;
   }
 
   /** Closes the pool; for `await using pool = createPool(...)`. */
@@ -339,13 +338,7 @@ export class Pool<C> implements AsyncDisposable {
     const now = this.clock.now();
     if (this.leakOn) this.cold.leaks.unwatch(entry as PoolEntry<unknown>, now);
     this.counters.releases++;
-    if (channels.connectionRelease.hasSubscribers) {
-      channels.connectionRelease.publish({
-        pool: this,
-        connectionId: entry.id,
-        useMillis: now - entry.leasedAt,
-      });
-    }
+    publishRelease(this, entry.id, now - entry.leasedAt);
 
     const reason = this.returnReason(entry, options, now);
     if (reason !== undefined) {
@@ -381,7 +374,7 @@ export class Pool<C> implements AsyncDisposable {
     // the snapshot in the error shows the pool as the caller saw it: still waiting
     const stats = why === "timeout" ? this.stats() : undefined;
     const wasQueued = waiter.state === "queued";
-    this.settle(waiter);
+    waiter.settle(this.scheduler);
     if (wasQueued) this.waiters.noteSettled();
     const waited = now - waiter.startedAt;
     let error: Error;
@@ -392,9 +385,9 @@ export class Pool<C> implements AsyncDisposable {
       this.counters.timeouts++;
       const cause = this.gate.failures > 0 ? this.gate.lastError : undefined;
       error = new AcquireTimeoutError(waited, stats as PoolStats, cause);
-      this.publishAcquireFailed(channels.acquireTimeout, waited, error);
+      publishAcquireFailed("acquireTimeout", this, waited, error);
     }
-    waiter.reject(error);
+    (waiter.reject as (error: Error) => void)(error);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -436,24 +429,6 @@ export class Pool<C> implements AsyncDisposable {
     return this.bag.idle.length === 0 && open >= this.o.max;
   }
 
-  /**
-   * The queue's deadline fired: time out every default-timeout waiter that is due, oldest first,
-   * then wait for the next one. (It also fires early when the waiter it was set for was served.)
-   */
-  private expireQueued(now: number): void {
-    let next = Number.POSITIVE_INFINITY;
-    this.waiters.walk((waiter) => {
-      if (waiter.ownDeadline) return true;
-      if (waiter.dueAt <= now) {
-        this[kWaiterDue](waiter, now, "timeout");
-        return true;
-      }
-      next = waiter.dueAt;
-      return false;
-    });
-    if (next !== Number.POSITIVE_INFINITY) this.scheduler.schedule(this.cold.queueDeadline, next);
-  }
-
   /** Hands idle connections to waiters, oldest waiter first; pings the ones that need it. */
   private lendIdle(now: number): void {
     while (this.waiters.live > 0 && this.bag.idle.length > 0) {
@@ -465,44 +440,45 @@ export class Pool<C> implements AsyncDisposable {
       }
       const waiter = this.waiters.shift() as Waiter<C>;
       waiter.state = "matched";
-      if (needsPing(entry, this.o.prePing, now)) {
+      if (this.prePing.needed(entry, now)) {
         // out of the queue, the waiter's deadline can no longer ride on the queue's
         if (!waiter.ownDeadline) {
           waiter.ownDeadline = true;
           this.scheduler.schedule(waiter, waiter.dueAt);
         }
         this.bag.popIdle("validating");
-        this.ping(entry, waiter, now);
+        this.prePing.start(entry, waiter, now);
       } else {
         this.bag.popIdle("leased");
-        if (this.prePingOn) this.counters.pingBypassed++;
         this.handOver(entry, waiter, now);
       }
     }
   }
 
-  /** Opens connections for the waiters left and to keep `min`, within `max` and the backoff. */
+  /** Opens connections for the waiters left and to keep `min`, as the connect gate plans. */
   private fill(now: number): void {
-    const creating = this.gate.attempts.size;
-    const supply = creating + this.bag.count("releasing");
-    const forMin = this.cold.minFillHeld ? 0 : this.o.min - this.bag.size - creating;
-    let wanted = Math.max(this.waiters.live - supply, forMin);
-    if (this.gate.circuitOpen && creating === 0) wanted = Math.max(wanted, 1); // keep probing
-    const room = this.o.max - this.bag.size - creating;
-    const count = this.gate.allowed(Math.min(wanted, room), now);
-    if (count <= 0) {
+    const bag = this.bag;
+    const count = this.gate.plan(
+      this.waiters.live,
+      bag.size,
+      bag.count("releasing"),
+      this.o.min,
+      this.o.max,
+      this.cold.minFillHeld,
+      now,
+    );
+    if (count === -1) {
       const retry = this.cold.retry;
-      if (wanted > 0 && room > 0 && this.gate.waiting(now) && retry.heapIndex === -1)
-        this.scheduler.schedule(retry, this.gate.nextAttemptAt);
+      if (retry.heapIndex === -1) this.scheduler.schedule(retry, this.gate.nextAttemptAt);
       return;
     }
     for (let i = 0; i < count; i++) this.openConnection(now);
   }
 
   // ---------------------------------------------------------------------------------------------
-  // borrowing
+  // lending
 
-  /** Stage 1 and 2 of pre-ping on the top idle connection; retires dead ones on the way. */
+  /** The top idle connection when it can be lent without a ping; retires dead ones on the way. */
   private takeReadyIdle(now: number): PoolEntry<C> | undefined {
     const idle = this.bag.idle;
     while (idle.length > 0) {
@@ -512,15 +488,14 @@ export class Pool<C> implements AsyncDisposable {
         this.destroy(entry, reason);
         continue;
       }
-      if (needsPing(entry, this.o.prePing, now)) return undefined;
-      if (this.prePingOn) this.counters.pingBypassed++;
+      if (this.prePing.needed(entry, now)) return undefined;
       this.bag.popIdle("leased");
       return entry;
     }
     return undefined;
   }
 
-  /** Why an idle connection must not be lent, if it must not (stage 1: the free local check). */
+  /** Why an idle connection must not be lent, if it must not (the free local check). */
   private unusable(entry: PoolEntry<C>, now: number): DestroyReason | undefined {
     return unusableReason(entry, this.connector.isBroken(entry.connection), now);
   }
@@ -538,69 +513,28 @@ export class Pool<C> implements AsyncDisposable {
     entry.lease = lease;
     if (this.leakOn) this.cold.leaks.watch(entry as PoolEntry<unknown>, now);
     this.counters.acquires++;
-    if (channels.connectionAcquire.hasSubscribers) {
-      channels.connectionAcquire.publish({
-        pool: this,
-        connectionId: entry.id,
-        waitMillis: now - startedAt,
-      });
-    }
+    publishAcquire(this, entry.id, now - startedAt);
     return lease;
   }
 
-  /** Gives a `leased` entry to a waiter. */
+  /** Gives a `leased` entry to a waiter; its record is then free for the next caller. */
   private handOver(entry: PoolEntry<C>, waiter: Waiter<C>, now: number): void {
-    this.settle(waiter);
-    waiter.resolve(this.grant(entry, now, waiter.startedAt, waiter.acquireError));
-  }
-
-  private settle(waiter: Waiter<C>): void {
-    waiter.state = "settled";
-    if (waiter.ownDeadline) this.scheduler.cancel(waiter);
-    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener("abort", waiter.onAbort);
+    waiter.settle(this.scheduler);
+    const resolve = waiter.resolve as (lease: Lease<C>) => void;
+    const lease = this.grant(entry, now, waiter.startedAt, waiter.acquireError);
+    this.records.give(waiter);
+    resolve(lease);
   }
 
   /** Rejects a waiter that is queued or matched. */
   private turnAway(waiter: Waiter<C>, error: Error): void {
-    this.settle(waiter);
-    waiter.reject(error);
+    waiter.settle(this.scheduler);
+    (waiter.reject as (error: Error) => void)(error);
   }
 
-  /** Stage 3: a round trip bounded by `prePing.timeoutMillis`, for one waiter. */
-  private ping(entry: PoolEntry<C>, waiter: Waiter<C>, now: number): void {
-    const timeoutMillis = (this.o.prePing as { timeoutMillis: number }).timeoutMillis;
-    const check = new PingCheck(entry, waiter, now, this.cold.context, (c) =>
-      this.pinged(c, "timeout", new PingTimeoutError(this.name, timeoutMillis)),
-    );
-    this.cold.checks.add(check);
-    this.scheduler.schedule(check, now + timeoutMillis);
-    this.connector.ping(entry.connection, check.context).then(
-      () => this.pinged(check, "ok", undefined),
-      (error: unknown) => this.pinged(check, "failed", error),
-    );
-  }
-
-  private pinged(check: PingCheck<C>, result: "ok" | "failed" | "timeout", error: unknown): void {
-    if (check.done) return;
-    check.done = true;
-    this.cold.checks.delete(check);
-    this.scheduler.cancel(check);
+  /** A pre-ping finished (counted and published): the connection is lent, kept or closed. */
+  private pinged(check: PingCheck<C>, result: PingResult, now: number): void {
     const { entry, waiter } = check;
-    const now = this.clock.now();
-    if (result === "timeout") check.controller.abort(error);
-    if (result === "ok") this.counters.pingOk++;
-    else if (result === "failed") this.counters.pingFailed++;
-    else this.counters.pingTimeout++;
-    if (channels.connectionPing.hasSubscribers) {
-      channels.connectionPing.publish({
-        pool: this,
-        connectionId: entry.id,
-        result,
-        durationMillis: now - check.startedAt,
-        ...(error === undefined ? {} : { error }),
-      });
-    }
-
     if (entry.state !== "validating") return; // close() destroyed it meanwhile
     // the ping proves the server answers; the free checks may still say otherwise by now
     const reason = result === "ok" ? this.unusable(entry, now) : "ping-failed";
@@ -624,6 +558,24 @@ export class Pool<C> implements AsyncDisposable {
       }
     }
     this.pump();
+  }
+
+  /**
+   * The queue's deadline fired: time out every default-timeout waiter that is due, oldest first,
+   * then wait for the next one. (It also fires early when the waiter it was set for was served.)
+   */
+  private expireQueued(now: number): void {
+    let next = Number.POSITIVE_INFINITY;
+    this.waiters.walk((waiter) => {
+      if (waiter.ownDeadline) return true;
+      if (waiter.dueAt <= now) {
+        this[kWaiterDue](waiter, now, "timeout");
+        return true;
+      }
+      next = waiter.dueAt;
+      return false;
+    });
+    if (next !== Number.POSITIVE_INFINITY) this.scheduler.schedule(this.cold.queueDeadline, next);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -708,25 +660,6 @@ export class Pool<C> implements AsyncDisposable {
       this.scheduler.schedule(this.cold.idleDeadline, now + idleTimeout);
   }
 
-  /**
-   * The idle deadline fired: retire connections idle past `idleTimeoutMillis` above `min`, least
-   * recently used first, then wait for the next one. (It fires early when the connection it was
-   * set for was lent meanwhile; it then only moves on.)
-   */
-  private expireIdle(now: number): void {
-    const idleTimeout = this.o.idleTimeoutMillis;
-    const idle = this.bag.idle;
-    while (idle.length > 0 && this.bag.size > this.o.min) {
-      const oldest = idle[0] as PoolEntry<C>;
-      if (!idleExpired(oldest as PoolEntry<unknown>, idleTimeout, now)) {
-        this.scheduler.schedule(this.cold.idleDeadline, oldest.idleSince + idleTimeout);
-        break;
-      }
-      this.destroy(oldest, "idle");
-    }
-    this.pump();
-  }
-
   // ---------------------------------------------------------------------------------------------
   // opening and closing connections
 
@@ -750,20 +683,20 @@ export class Pool<C> implements AsyncDisposable {
   }
 
   private connected(attempt: ConnectAttempt, connection: C): void {
+    const shutdown = this.cold.shutdown;
     if (!this.gate.finish(attempt)) {
       // it arrived after its deadline or after close: never leak it
-      this.track(this.connector.destroy(connection, this.cold.context));
+      shutdown.track(this.connector.destroy(connection, this.cold.context));
       return;
     }
     this.scheduler.cancel(attempt);
     const now = this.clock.now();
     if (this.lifecycle !== "open") {
-      this.track(this.connector.destroy(connection, this.cold.context));
-      this.checkDrained();
+      shutdown.track(this.connector.destroy(connection, this.cold.context));
+      shutdown.checkDrained();
       return;
     }
-    if (this.gate.succeeded() && channels.circuitClose.hasSubscribers)
-      channels.circuitClose.publish({ pool: this, error: undefined });
+    if (this.gate.succeeded()) publishCircuitClose(this);
     const entry = new PoolEntry(
       this as LeaseOwner<C>,
       this.nextId++,
@@ -773,13 +706,7 @@ export class Pool<C> implements AsyncDisposable {
     );
     attempt.entry = entry as PoolEntry<unknown>;
     this.counters.creates++;
-    if (channels.connectionCreate.hasSubscribers) {
-      channels.connectionCreate.publish({
-        pool: this,
-        connectionId: entry.id,
-        durationMillis: now - attempt.startedAt,
-      });
-    }
+    publishCreate(this, entry.id, now - attempt.startedAt);
     const waiter = this.waiters.shift();
     if (waiter !== undefined) {
       waiter.state = "matched";
@@ -788,8 +715,8 @@ export class Pool<C> implements AsyncDisposable {
     } else {
       this.goIdle(entry, now, true);
     }
-    const warmups = this.cold.warmups;
-    if (this.bag.size >= this.o.min && warmups.length > 0) {
+    if (this.bag.size >= this.o.min && this.cold.warmups.length > 0) {
+      const warmups = this.cold.warmups;
       this.cold.warmups = [];
       for (const w of warmups) w.resolve();
     }
@@ -802,27 +729,15 @@ export class Pool<C> implements AsyncDisposable {
     attempt.controller.abort(error);
     const now = this.clock.now();
     if (this.lifecycle !== "open") {
-      this.checkDrained();
+      this.cold.shutdown.checkDrained();
       return;
     }
     this.counters.createErrors++;
     // the application's error (an onConnect hook that threw): not the database's availability
     const statement = !timedOut && this.connector.classify(error) === "statement";
     const retryIn = statement ? 0 : this.gate.failed(attempt, now, error);
-    if (channels.connectionCreateError.hasSubscribers) {
-      channels.connectionCreateError.publish({
-        pool: this,
-        durationMillis: now - attempt.startedAt,
-        error,
-        failures: this.gate.failures,
-        retryInMillis: retryIn,
-      });
-    }
-    const warmups = this.cold.warmups;
-    if (warmups.length > 0) {
-      this.cold.warmups = [];
-      for (const w of warmups) w.reject(error);
-    }
+    publishCreateError(this, now - attempt.startedAt, error, this.gate.failures, retryIn);
+    this.rejectWarmups(error);
     if (statement) {
       // the caller whose connect this was gets the error; with nobody waiting, stop refilling
       // `min` until the next housekeeping tick instead of spinning on a hook that keeps failing
@@ -833,6 +748,14 @@ export class Pool<C> implements AsyncDisposable {
       this.maybeOpenCircuit(now);
     }
     this.pump();
+  }
+
+  /** The `warmup()` callers fail with the connect error (or `PoolClosedError` on close). */
+  private rejectWarmups(error: unknown): void {
+    const warmups = this.cold.warmups;
+    if (warmups.length === 0) return;
+    this.cold.warmups = [];
+    for (const w of warmups) w.reject(error);
   }
 
   /**
@@ -850,9 +773,7 @@ export class Pool<C> implements AsyncDisposable {
   /** With connects failing and nothing open, waiting is pointless: fail everyone fast. */
   private maybeOpenCircuit(now: number): void {
     if (!this.gate.shouldOpenCircuit(this.bag.size)) return;
-    if (channels.circuitOpen.hasSubscribers) {
-      channels.circuitOpen.publish({ pool: this, error: this.gate.lastError });
-    }
+    publishCircuitOpen(this, this.gate.lastError);
     for (const waiter of this.waiters.drain()) {
       this.turnAway(waiter, this.unavailable(now, now - waiter.startedAt));
     }
@@ -865,7 +786,7 @@ export class Pool<C> implements AsyncDisposable {
       this.gate.lastError,
       Math.max(0, this.gate.nextAttemptAt - now),
     );
-    this.publishAcquireFailed(channels.unavailable, waitedMillis, error);
+    publishAcquireFailed("unavailable", this, waitedMillis, error);
     return error;
   }
 
@@ -873,19 +794,11 @@ export class Pool<C> implements AsyncDisposable {
     if (entry.state === "destroyed") return;
     this.bag.transition(entry, "destroyed");
     this.counters.destroys[reason]++;
-    if (channels.connectionDestroy.hasSubscribers) {
-      channels.connectionDestroy.publish({ pool: this, connectionId: entry.id, reason });
-    }
-    this.track(this.connector.destroy(entry.connection, this.cold.context));
+    publishDestroy(this, entry.id, reason);
+    const shutdown = this.cold.shutdown;
+    shutdown.track(this.connector.destroy(entry.connection, this.cold.context));
     if (this.lifecycle === "open") this.maybeOpenCircuit(this.clock.now());
-    else this.checkDrained();
-  }
-
-  /** Keeps destroy promises (which never reject) so close() can wait for them. */
-  private track(destroying: Promise<void>): void {
-    const set = this.cold.destroying;
-    set.add(destroying);
-    void destroying.then(() => set.delete(destroying));
+    else shutdown.checkDrained();
   }
 
   /** Idle ones close now, busy ones on return. */
@@ -901,13 +814,12 @@ export class Pool<C> implements AsyncDisposable {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // housekeeping
+  // housekeeping and idle retirement
 
   private onClockLeap(lateMillis: number): void {
     this.counters.clockLeaps++;
     for (const entry of this.bag.idle) entry.needsPing = true;
-    if (channels.clockLeap.hasSubscribers)
-      channels.clockLeap.publish({ pool: this, jumpMillis: lateMillis });
+    publishClockLeap(this, lateMillis);
   }
 
   private sweep(now: number): void {
@@ -915,14 +827,14 @@ export class Pool<C> implements AsyncDisposable {
     let open = this.bag.size;
     // bottom of the stack first: the least recently used connections retire first
     for (const entry of [...this.bag.idle]) {
-      let reason = this.unusable(entry, now);
-      if (
-        reason === undefined &&
-        open > this.o.min &&
-        idleExpired(entry as PoolEntry<unknown>, this.o.idleTimeoutMillis, now)
-      ) {
-        reason = "idle";
-      }
+      const broken = this.connector.isBroken(entry.connection);
+      const reason = sweepReason(
+        entry as PoolEntry<unknown>,
+        broken,
+        open > this.o.min,
+        this.o.idleTimeoutMillis,
+        now,
+      );
       if (reason !== undefined) {
         this.destroy(entry, reason);
         open--;
@@ -931,93 +843,36 @@ export class Pool<C> implements AsyncDisposable {
     this.pump();
   }
 
-  // ---------------------------------------------------------------------------------------------
-  // closing
+  /**
+   * The idle deadline fired: retire connections idle past `idleTimeoutMillis` above `min`, least
+   * recently used first, then wait for the next one. (It fires early when the connection it was
+   * set for was lent meanwhile; it then only moves on.)
+   */
+  private expireIdle(now: number): void {
+    const idleTimeout = this.o.idleTimeoutMillis;
+    const idle = this.bag.idle;
+    const min = this.o.min;
+    const expired = idleExpiredCount(
+      idle as PoolEntry<unknown>[],
+      this.bag.size,
+      min,
+      idleTimeout,
+      now,
+    );
+    for (let i = 0; i < expired; i++) this.destroy(idle[0] as PoolEntry<C>, "idle");
+    const oldest = idle[0];
+    if (oldest !== undefined && this.bag.size > min) {
+      this.scheduler.schedule(this.cold.idleDeadline, oldest.idleSince + idleTimeout);
+    }
+    this.pump();
+  }
 
-  private async shutDown(timeoutMillis: number): Promise<CloseReport> {
-    const cold = this.cold;
-    this.lifecycle = "closing";
+  /** Closing: off the process's pool list, and no more housekeeping, retries or idle expiry. */
+  private withdraw(): void {
     untrackPool(this);
-    cold.housekeeper.stop();
-    this.scheduler.cancel(cold.retry);
-    this.scheduler.cancel(cold.idleDeadline);
-    const closed = new PoolClosedError(this.name);
-    for (const waiter of this.waiters.drain()) this.turnAway(waiter, closed);
-    // pre-pings in flight: their waiters are turned away, so the round trips are pointless
-    for (const check of [...cold.checks]) {
-      check.done = true;
-      cold.checks.delete(check);
-      this.scheduler.cancel(check);
-      check.controller.abort(closed);
-      if (!check.waiter.settled) this.turnAway(check.waiter, closed);
-      this.destroy(check.entry, "shutdown");
-    }
-    for (const w of cold.warmups) w.reject(closed);
-    cold.warmups = [];
-    for (const attempt of this.gate.attempts) attempt.controller.abort(closed);
-    for (const entry of [...this.bag.idle]) this.destroy(entry, "shutdown");
-
-    let forced = false;
-    const outstanding: OutstandingLease[] = [];
-    if (this.bag.size > 0 || this.gate.attempts.size > 0) {
-      const drained = new Promise<void>((resolve) => {
-        cold.drained = resolve;
-      });
-      let timer: unknown;
-      const deadline = new Promise<"timeout">((resolve) => {
-        // a plain (ref'd) timer: a pending close() should keep the process alive until it is done
-        timer = this.o.clock.setTimeout(() => resolve("timeout"), timeoutMillis);
-      });
-      const outcome = await Promise.race([drained, deadline]);
-      this.o.clock.clearTimeout(timer);
-      if (outcome === "timeout") {
-        cold.closeController.abort(closed);
-        const now = this.clock.now();
-        for (const entry of [...this.bag.entries()]) {
-          const lease = entry.lease;
-          if (lease !== undefined) {
-            forced = true;
-            outstanding.push({
-              connectionId: entry.id,
-              heldMillis: now - entry.leasedAt,
-              acquireStack: entry.acquireStack,
-            });
-            entry.revokedLease = lease;
-            entry.lease = undefined;
-            cold.leaks.unwatch(entry as PoolEntry<unknown>, now);
-          }
-          this.destroy(entry, "shutdown");
-        }
-        for (const attempt of [...this.gate.attempts]) {
-          this.gate.finish(attempt);
-          this.scheduler.cancel(attempt);
-        }
-      }
-    }
-    while (cold.destroying.size > 0) await Promise.all([...cold.destroying]);
-    this.scheduler.stop();
-    this.lifecycle = "closed";
-    const report: CloseReport = { forced, leasesOutstanding: outstanding };
-    if (channels.poolClose.hasSubscribers) {
-      channels.poolClose.publish({ pool: this, forced, leasesOutstanding: outstanding.length });
-    }
-    return report;
-  }
-
-  private checkDrained(): void {
-    const drained = this.cold.drained;
-    if (drained !== undefined && this.bag.size === 0 && this.gate.attempts.size === 0) {
-      this.cold.drained = undefined;
-      drained();
-    }
-  }
-
-  private publishAcquireFailed(
-    channel: (typeof channels)[keyof typeof channels],
-    waitMillis: number,
-    error: Error,
-  ): void {
-    if (channel.hasSubscribers) channel.publish({ pool: this, waitMillis, error });
+    this.cold.housekeeper.stop();
+    this.scheduler.cancel(this.cold.retry);
+    this.scheduler.cancel(this.cold.idleDeadline);
   }
 
   /** Keeps secrets and internals out of logs: `util.inspect(pool)` shows the snapshot only. */
@@ -1038,14 +893,10 @@ interface ColdState<C> {
   readonly idleDeadline: Timer;
   readonly leaks: LeakDetector;
   readonly housekeeper: Housekeeper;
-  readonly checks: Set<PingCheck<C>>;
-  readonly destroying: Set<Promise<void>>;
+  /** The close sequence, and the connector `destroy` calls it waits for. */
+  readonly shutdown: Shutdown<C>;
   warmups: { resolve: () => void; reject: (error: unknown) => void }[];
-  closing: Promise<CloseReport> | undefined;
-  drained: (() => void) | undefined;
-  /** Aborted when close() stops waiting: the signal of release/destroy contexts. */
-  readonly closeController: AbortController;
-  /** The context of `release` and `destroy` calls. */
+  /** The context of `release` and `destroy` calls; its signal aborts when close() stops waiting. */
   readonly context: ConnectorContext;
   /** A connect for `min` failed with the application's error: wait for the next tick. */
   minFillHeld: boolean;

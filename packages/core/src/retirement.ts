@@ -57,6 +57,41 @@ export function idleExpired(
 }
 
 /**
+ * How many connections at the bottom of the idle stack (`idle[0]` has been idle the longest) have
+ * sat past `idleTimeoutMillis` and may close, keeping `min` open; they close oldest first.
+ */
+export function idleExpiredCount(
+  idle: readonly PoolEntry<unknown>[],
+  open: number,
+  min: number,
+  idleTimeoutMillis: number,
+  now: number,
+): number {
+  let count = 0;
+  while (count < idle.length && open - count > min) {
+    if (!idleExpired(idle[count] as PoolEntry<unknown>, idleTimeoutMillis, now)) break;
+    count++;
+  }
+  return count;
+}
+
+/**
+ * The housekeeping sweep's verdict on an idle connection: what {@link unusableReason} says, else
+ * `idle` when it sat past `idleTimeoutMillis` and closing it keeps `min` open.
+ */
+export function sweepReason(
+  entry: PoolEntry<unknown>,
+  broken: boolean,
+  aboveMin: boolean,
+  idleTimeoutMillis: number,
+  now: number,
+): DestroyReason | undefined {
+  const reason = unusableReason(entry, broken, now);
+  if (reason !== undefined) return reason;
+  return aboveMin && idleExpired(entry, idleTimeoutMillis, now) ? "idle" : undefined;
+}
+
+/**
  * Whether lending needs a round trip first: the entry is suspect, or it was last proven good
  * `bypassWindowMillis` or longer ago (0 pings every borrow).
  */

@@ -1,3 +1,5 @@
+import type { ConnectionBag } from "./bag.js";
+import type { ConnectGate } from "./connect-gate.js";
 import type { DestroyReason } from "./entry.js";
 import { destroyReasons } from "./entry.js";
 
@@ -95,4 +97,51 @@ export class Counters {
       clockLeaps: this.clockLeaps,
     };
   }
+}
+
+/** What a pool hands {@link poolSnapshot}: its parts, read as they are now. @internal */
+export interface SnapshotSource<C> {
+  readonly name: string;
+  readonly state: PoolState;
+  readonly bag: ConnectionBag<C>;
+  readonly gate: ConnectGate;
+  readonly counters: Counters;
+  /** Callers waiting: queued, plus those whose connection is being pinged. */
+  readonly pending: number;
+  readonly min: number;
+  readonly max: number;
+  /** The connector's own counters, if it keeps any. */
+  readonly connector: Readonly<Record<string, number>> | undefined;
+  readonly now: number;
+}
+
+/** Assembles the immutable {@link PoolStats} of `pool.stats()`. @internal */
+export function poolSnapshot<C>(source: SnapshotSource<C>): PoolStats {
+  const { bag, now } = source;
+  const idle = bag.count("idle");
+  const total = bag.size;
+  let expiring = 0;
+  for (const entry of bag.entries()) {
+    if (entry.state !== "idle" && (entry.evictReason !== undefined || now >= entry.expiresAt))
+      expiring++;
+  }
+  return {
+    name: source.name,
+    state: source.state,
+    total,
+    idle,
+    used: total - idle,
+    leased: bag.count("leased"),
+    validating: bag.count("validating"),
+    releasing: bag.count("releasing"),
+    creating: source.gate.attempts.size,
+    expiring,
+    pending: source.pending,
+    min: source.min,
+    max: source.max,
+    circuit: source.gate.circuitOpen ? "open" : "closed",
+    counters: source.counters.snapshot(),
+    // a copy: a connector may hand out its live counters object
+    connector: { ...source.connector },
+  };
 }

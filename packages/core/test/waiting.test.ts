@@ -274,3 +274,70 @@ describe("a connection that arrives for a waiter that left goes back to the pool
     expect(second.value?.connection).toBe(idle);
   });
 });
+
+// A caller that waits is given a record the pool reuses once that caller is served (so waiting
+// allocates only its promise). What a served caller left behind must never reach the next one.
+describe("a served waiter leaves nothing behind for the next caller", () => {
+  it("ignores the served caller's signal aborting after the next caller took its place", async () => {
+    const { pool } = setup({ max: 1 });
+    const held = await pool.acquire();
+    const controller = new AbortController();
+    const first = track(pool.acquire({ signal: controller.signal }));
+    held.release();
+    await flush();
+    expect(first.status).toBe("fulfilled");
+    const second = track(pool.acquire());
+    await flush();
+    controller.abort();
+    await flush();
+    expect(second.status).toBe("pending");
+    expect(pool.stats().pending).toBe(1);
+    first.value?.release();
+    await flush();
+    expect(second.status).toBe("fulfilled");
+    expect(pool.stats().counters.aborts).toBe(0);
+  });
+
+  it("times the next caller out at its own deadline, not at the served caller's", async () => {
+    const { pool, clock } = setup({ max: 1, acquireTimeoutMillis: 1000 });
+    const held = await pool.acquire();
+    const first = track(pool.acquire({ timeoutMillis: 100 }));
+    await clock.advance(10);
+    held.release();
+    await flush();
+    expect(first.status).toBe("fulfilled");
+    const second = track(pool.acquire());
+    await clock.advance(200);
+    expect(second.status).toBe("pending");
+    await clock.advance(811);
+    expect(second.status).toBe("rejected");
+    expect(second.error).toBeInstanceOf(AcquireTimeoutError);
+    expect((second.error as AcquireTimeoutError).waitedMillis).toBe(1000);
+    first.value?.release();
+  });
+
+  it("serves callers in order after waiters that timed out in the queue", async () => {
+    const { pool, clock } = setup({ max: 1 });
+    let held = await pool.acquire();
+    const expired = [
+      track(pool.acquire({ timeoutMillis: 50 })),
+      track(pool.acquire({ timeoutMillis: 50 })),
+    ];
+    await clock.advance(60);
+    expect(expired.map((w) => w.status)).toEqual(["rejected", "rejected"]);
+    const order: number[] = [];
+    const later = [0, 1, 2].map((i) =>
+      pool.acquire().then((lease) => {
+        order.push(i);
+        return lease;
+      }),
+    );
+    for (const next of later) {
+      held.release();
+      held = await next;
+    }
+    held.release();
+    expect(order).toEqual([0, 1, 2]);
+    expect(pool.stats()).toMatchObject({ pending: 0, leased: 0, idle: 1 });
+  });
+});

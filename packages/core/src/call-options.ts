@@ -1,0 +1,45 @@
+import { checkNumber, numberOptions } from "./options.js";
+
+/**
+ * The options of single calls (`acquire`, `evict`, `close`), checked by the same rules as the
+ * pool's options: a bad value is an `InvalidOptionError` naming the option and its range, before
+ * anything happens.
+ * @internal
+ */
+
+/** Per-call acquire settings. */
+export interface AcquireOptions {
+  /** Give up when this signal aborts (`AcquireAbortedError`). */
+  signal?: AbortSignal;
+  /** This call's deadline instead of `acquireTimeoutMillis`. */
+  timeoutMillis?: number;
+}
+
+/** `acquire({ timeoutMillis })`, checked like `acquireTimeoutMillis`. */
+export function acquireTimeout(timeoutMillis: number): number {
+  return checkNumber("timeoutMillis", timeoutMillis, numberOptions.acquireTimeoutMillis);
+}
+
+/** `close({ timeoutMillis })`, checked like `shutdownTimeoutMillis`; the pool's when absent. */
+export function closeTimeout(
+  options: { timeoutMillis?: number } | undefined,
+  fallback: number,
+): number {
+  if (options?.timeoutMillis === undefined) return fallback;
+  return checkNumber("timeoutMillis", options.timeoutMillis, numberOptions.shutdownTimeoutMillis);
+}
+
+const olderThanRule = {
+  kind: "number",
+  min: 0,
+  max: Number.MAX_SAFE_INTEGER,
+  default: 0,
+  description: "",
+} as const;
+
+/** `evict({ olderThan })`: the minimum age in milliseconds, 0 (every connection) when absent. */
+export function evictAge(options: { olderThan?: number } | undefined): number {
+  return options?.olderThan === undefined
+    ? 0
+    : checkNumber("olderThan", options.olderThan, olderThanRule);
+}
