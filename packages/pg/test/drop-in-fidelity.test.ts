@@ -14,6 +14,7 @@ import pg from "pg";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { Pool } from "../src/index.js";
 import { pidOf } from "./helpers.js";
+import { backendsNamed as backendsOn } from "./reliability/support.js";
 
 const db = useTestDatabase();
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -43,14 +44,7 @@ async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
     await client.end();
   }
 }
-const backendsNamed = (name: string) =>
-  admin(async (c) => {
-    const { rows } = await c.query<{ n: number }>(
-      "select count(*)::int as n from pg_stat_activity where application_name = $1",
-      [name],
-    );
-    return rows[0]?.n ?? -1;
-  });
+const backendsNamed = (name: string) => backendsOn(db.url, name);
 
 describe("allowExitOnIdle: query() and connect() share one borrow path (child processes)", () => {
   const esm = fileURLToPath(new URL("./fixtures/exit-on-idle.ts", import.meta.url));

@@ -11,6 +11,7 @@ import pg from "pg";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { defaultEvictOnSqlState, Pool } from "../src/index.js";
 import { PgConnector, sqlStateClassifier } from "../src/internal.js";
+import { backendsNamed as backendsOn } from "./reliability/support.js";
 
 /** What a pool hands its connector's connect(), for calling the connector directly. */
 function connectContext(): ConnectContext {
@@ -28,19 +29,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
 
-async function backendsNamed(name: string): Promise<number> {
-  const admin = new pg.Client({ connectionString: db.url });
-  await admin.connect();
-  try {
-    const { rows } = await admin.query<{ n: number }>(
-      "select count(*)::int as n from pg_stat_activity where application_name = $1",
-      [name],
-    );
-    return rows[0]?.n ?? -1;
-  } finally {
-    await admin.end();
-  }
-}
+/** Backends of the pool named `name` on the test database. */
+const backendsNamed = (name: string) => backendsOn(db.url, name);
 
 function connector(name: string, connected: (client: pg.Client) => Promise<void>): PgConnector {
   return new PgConnector({

@@ -1,8 +1,8 @@
 import { AcquireTimeoutError, ManualClock } from "@lifeguard/core";
 import { startFaultProxy, useTestDatabase } from "@lifeguard/test-fixtures";
-import pg from "pg";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Pool } from "../src/index.js";
+import { backendsNamed as backendsOn } from "./reliability/support.js";
 
 const db = useTestDatabase();
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -10,19 +10,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function backendsNamed(name: string): Promise<number> {
-  const admin = new pg.Client({ connectionString: db.url });
-  await admin.connect();
-  try {
-    const { rows } = await admin.query<{ n: number }>(
-      "select count(*)::int as n from pg_stat_activity where application_name = $1",
-      [name],
-    );
-    return rows[0]?.n ?? -1;
-  } finally {
-    await admin.end();
-  }
-}
+/** Backends of the pool named `name` on the test database. */
+const backendsNamed = (name: string) => backendsOn(db.url, name);
 
 const codeOf = (promise: Promise<unknown>) =>
   promise.then(
