@@ -1,11 +1,9 @@
 import { checkNumber, numberOptions } from "./options.js";
 
-/**
- * The options of single calls (`acquire`, `evict`, `close`), checked by the same rules as the
- * pool's options: a bad value is an `InvalidOptionError` naming the option and its range, before
- * anything happens.
- * @internal
- */
+// The options of single calls (`acquire`, `evict`, `close`), checked by the same rules as the
+// pool's options: a bad value is an `InvalidOptionError` naming the option and its range, before
+// anything happens. (Not a doc comment marked internal: the declaration build would strip the
+// public `AcquireOptions` below with it, since it reads every comment above a declaration.)
 
 /** Per-call acquire settings. */
 export interface AcquireOptions {
