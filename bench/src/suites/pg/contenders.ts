@@ -110,7 +110,7 @@ export const lifeguardAlwaysPipelined = lifeguardContender(
   { reset: "always", pipeline: true },
   "the same with `reset: 'always'` and pg's `pipeline: true` client option (pg ≥ 8.23): the rollback " +
     "and reset are written without waiting, and the next borrower's statements follow them on the " +
-    "wire, the way the 'always' target in docs/benchmarks.md asks for (pipeline mode refuses cursors and `rows`-paged " +
+    "wire, the way the 'always' target asks for (pipeline mode refuses cursors and `rows`-paged " +
     "queries, so it is an application's choice, not a default).",
 );
 
