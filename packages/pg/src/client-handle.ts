@@ -23,17 +23,19 @@ interface HandleTraps extends ProxyHandler<pg.Client> {
   release?: (error?: unknown) => void;
   dispose?: () => Promise<void>;
   query?: (...args: unknown[]) => unknown;
+  // the three below are made on first use: most leases (every pool.query()) never need them
   /** Listeners this lease added, as added to the client: they leave with the lease. */
-  listeners: { event: string | symbol; listener: Listener; added: Listener }[];
+  listeners: { event: string | symbol; listener: Listener; added: Listener }[] | undefined;
   /** Channels this lease ran LISTEN on: its 'notification' listeners hear only those. */
-  channels: Set<string>;
+  channels: Set<string> | undefined;
   /** The methods that add or remove listeners, bound to this lease. */
-  methods: Map<PropertyKey, unknown>;
+  methods: Map<PropertyKey, unknown> | undefined;
 }
 
 const kBound = Symbol("lifeguard.boundMethods");
 type WithBound = pg.Client & { [kBound]?: Map<PropertyKey, { fn: unknown; bound: unknown }> };
 
+const LISTEN_HINT = /listen/i;
 const adders = new Set(["on", "addListener", "once", "prependListener", "prependOnceListener"]);
 const removers = new Set(["off", "removeListener"]);
 
@@ -76,6 +78,7 @@ const traps: Pick<HandleTraps, "get" | "set"> = {
       typeof prop === "string" &&
       (adders.has(prop) || removers.has(prop) || prop === "removeAllListeners")
     ) {
+      this.methods ??= new Map();
       let method = this.methods.get(prop);
       if (method === undefined) {
         method = listenerMethod(this, target, prop, receiver);
@@ -100,9 +103,9 @@ export function createClientHandle(
   handler.lease = lease;
   handler.poolName = poolName;
   handler.onRelease = onRelease;
-  handler.listeners = [];
-  handler.channels = new Set();
-  handler.methods = new Map();
+  handler.listeners = undefined;
+  handler.channels = undefined;
+  handler.methods = undefined;
   const handle = new Proxy(lease.connection, handler) as unknown as LifeguardPoolClient;
   handlers.set(handle, handler);
   return handle;
@@ -112,8 +115,11 @@ export function createClientHandle(
 export function endHandle(handle: LifeguardPoolClient, client: pg.Client): void {
   const handler = handlers.get(handle);
   if (handler === undefined) return;
-  for (const { event, added } of handler.listeners.splice(0)) client.removeListener(event, added);
-  handler.channels.clear();
+  if (handler.listeners !== undefined) {
+    for (const { event, added } of handler.listeners) client.removeListener(event, added);
+    handler.listeners = undefined;
+  }
+  handler.channels = undefined;
 }
 
 function refusal(poolName: string, prop: string): () => never {
@@ -131,7 +137,11 @@ function queryNoting(handler: HandleTraps, target: pg.Client): (...args: unknown
     const config = args[0];
     const text = typeof config === "string" ? config : (config as { text?: unknown } | null)?.text;
     if (typeof text === "string") {
-      for (const c of listenedChannels(text)) handler.channels.add(c);
+      // a cheap look first: listenedChannels' full match runs only on text that mentions LISTEN
+      if (LISTEN_HINT.test(text)) {
+        handler.channels ??= new Set();
+        for (const c of listenedChannels(text)) handler.channels.add(c);
+      }
       if (/timeout/i.test(text)) {
         const session = sessionOf(target);
         if (session !== undefined) session.timeoutsTouched = true;
@@ -151,7 +161,7 @@ function listenerMethod(
   if (prop === "removeAllListeners") {
     // only this lease's own: the pool's listeners on the client stay
     return (event?: unknown) => {
-      handler.listeners = handler.listeners.filter((entry) => {
+      handler.listeners = handler.listeners?.filter((entry) => {
         if (event !== undefined && entry.event !== event) return true;
         target.removeListener(entry.event, entry.added);
         return false;
@@ -161,11 +171,11 @@ function listenerMethod(
   }
   if (removers.has(prop)) {
     return (event: unknown, listener: unknown) => {
-      const index = handler.listeners.findIndex(
+      const index = handler.listeners?.findIndex(
         (e) => e.event === event && e.listener === listener,
       );
-      if (index >= 0) {
-        const [entry] = handler.listeners.splice(index, 1);
+      if (index !== undefined && index >= 0) {
+        const [entry] = (handler.listeners ?? []).splice(index, 1);
         if (entry !== undefined) target.removeListener(entry.event, entry.added);
       }
       return receiver;
@@ -182,7 +192,8 @@ function listenerMethod(
       added = (...args: unknown[]) => {
         const message = args[0] as { channel?: unknown } | undefined;
         // a notification for a channel this lease never listened on is someone else's
-        if (typeof message?.channel !== "string" || !handler.channels.has(message.channel)) return;
+        if (typeof message?.channel !== "string" || handler.channels?.has(message.channel) !== true)
+          return;
         if (once) forget(handler, target, event, added);
         own(...args);
       };
@@ -197,6 +208,7 @@ function listenerMethod(
     } else {
       emitter[prop]?.call(target, event, added);
     }
+    handler.listeners ??= [];
     handler.listeners.push({
       event: event as string | symbol,
       listener: listener as Listener,
@@ -208,7 +220,7 @@ function listenerMethod(
 
 function forget(handler: HandleTraps, target: pg.Client, event: string | symbol, added: Listener) {
   target.removeListener(event, added);
-  handler.listeners = handler.listeners.filter((e) => e.added !== added);
+  handler.listeners = handler.listeners?.filter((e) => e.added !== added);
 }
 
 /** Methods bound to the real client once per client, so pg's internals never run through the proxy. */

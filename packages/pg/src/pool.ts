@@ -411,8 +411,9 @@ export class Pool extends pg.Pool {
   }
 
   async #query(config: unknown, values: unknown): Promise<unknown> {
-    const borrowing = this.#acquire(undefined);
-    const running = borrowing.then(async (client) => {
+    if (this.#ending) throw pgPoolCompatible(new PoolClosedError(this.lifeguard.name));
+    // borrowed directly, not through #acquire: `running` below stands for the borrow too
+    const running = this.#borrow(undefined).then(async (client) => {
       let result: unknown;
       try {
         result = await runQuery(client, config, values);
