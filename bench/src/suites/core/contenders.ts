@@ -5,7 +5,7 @@ import type { Pool as TarnPool } from "tarn";
 import { packageVersion } from "../../framework/environment.js";
 import { CLOCK_CHECK_EVERY, measureThroughput } from "../../framework/throughput.js";
 import type { Contender, RunContext, Sample } from "../../framework/types.js";
-import { subscribeMetrics } from "../shared/subscriber.js";
+import { subscribeMetrics } from "../common/subscriber.js";
 import {
   withGenericStubPool,
   withLifeguardStubPool,

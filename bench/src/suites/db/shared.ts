@@ -7,7 +7,7 @@ import { LatencyHistogram } from "../../framework/latency.js";
 import { measureThroughput } from "../../framework/throughput.js";
 import type { Metric, Sample, SuiteSetup } from "../../framework/types.js";
 
-export { subscribeMetrics } from "../shared/subscriber.js";
+export { subscribeMetrics } from "../common/subscriber.js";
 
 /** Handed to every contender: where the database is. */
 export interface DbState {

@@ -6,6 +6,7 @@ import type { Pool as TarnPool } from "tarn";
 import { packageVersion } from "../../framework/environment.js";
 import { collectGarbage } from "../../framework/gc.js";
 import type { Contender, Sample, Suite } from "../../framework/types.js";
+import { subscribeMetrics } from "../common/subscriber.js";
 import {
   POOL_SIZE,
   withGenericStubPool,
@@ -15,7 +16,6 @@ import {
 } from "../core/pools.js";
 import type { StubConnection, StubPgClient } from "../core/stubs.js";
 import { openStub } from "../core/stubs.js";
-import { subscribeMetrics } from "../shared/subscriber.js";
 
 interface GarbageParams {
   readonly concurrency: number;

@@ -5,9 +5,9 @@ import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import { Registry } from "prom-client";
 import { CLOCK_CHECK_EVERY, measureThroughput } from "../../framework/throughput.js";
 import type { Contender, RunContext, Sample } from "../../framework/types.js";
+import { subscribeMetrics } from "../common/subscriber.js";
 import { withLifeguardStubPool } from "../core/pools.js";
 import type { StubConnection } from "../core/stubs.js";
-import { subscribeMetrics } from "../shared/subscriber.js";
 
 export { POOL_SIZE } from "../core/pools.js";
 
