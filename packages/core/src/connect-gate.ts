@@ -2,10 +2,19 @@ import { ConnectBackoff } from "./backoff.js";
 import { Attempt } from "./deadline.js";
 import type { PoolEntry } from "./entry.js";
 
+/**
+ * Where the connector reports that an open connection died on its own: the pool's entry once it
+ * is open. Apart from the attempt, so that an open connection's report callback does not keep the
+ * finished attempt (its deadline and AbortController) alive for the connection's whole life.
+ * @internal
+ */
+export class LostSlot {
+  entry: PoolEntry<unknown> | undefined = undefined;
+}
+
 /** A connect in flight, with its deadline. @internal */
 export class ConnectAttempt extends Attempt {
-  /** The pool's entry once the connection is open; `connectionLost` reports against it. */
-  entry: PoolEntry<unknown> | undefined = undefined;
+  readonly slot = new LostSlot();
   readonly #onTimeout: (attempt: ConnectAttempt) => void;
   constructor(startedAt: number, onTimeout: (attempt: ConnectAttempt) => void) {
     super(startedAt);

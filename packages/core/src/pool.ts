@@ -3,7 +3,7 @@ import type { AcquireOptions } from "./call-options.js";
 import { acquireTimeout, closeTimeout, evictAge } from "./call-options.js";
 import type { Clock } from "./clock.js";
 import { systemClock, turnClock } from "./clock.js";
-import { ConnectAttempt, ConnectGate } from "./connect-gate.js";
+import { ConnectAttempt, ConnectGate, type LostSlot } from "./connect-gate.js";
 import type { ConnectContext, ConnectorContext, ReleaseDecision } from "./connector.js";
 import { Timer } from "./deadline.js";
 import type { DestroyReason } from "./entry.js";
@@ -674,7 +674,7 @@ export class Pool<C> implements AsyncDisposable {
       signal: attempt.controller.signal,
       clock: this.o.clock,
       poolName: this.name,
-      connectionLost: () => this.connectionLost(attempt),
+      connectionLost: this.lostReporter(attempt.slot),
     };
     this.connector.connect(context).then(
       (connection) => this.connected(attempt, connection),
@@ -704,7 +704,7 @@ export class Pool<C> implements AsyncDisposable {
       now,
       expiryFor(now, this.o.maxLifetimeSeconds, this.o.lifetimeJitter, this.o.random),
     );
-    attempt.entry = entry as PoolEntry<unknown>;
+    attempt.slot.entry = entry as PoolEntry<unknown>;
     this.counters.creates++;
     publishCreate(this, entry.id, now - attempt.startedAt);
     const waiter = this.waiters.shift();
@@ -758,14 +758,19 @@ export class Pool<C> implements AsyncDisposable {
     for (const w of warmups) w.reject(error);
   }
 
+  /** Built in a scope of its own: the callback lives as long as the connection, the attempt does not. */
+  private lostReporter(slot: LostSlot): (error?: unknown) => void {
+    return () => this.connectionLost(slot);
+  }
+
   /**
    * The connector saw a connection die on its own: an idle one leaves the pool now. It is replaced
    * on demand or at the next housekeeping tick, not at once: connections die together when the
    * server restarts, and probing it then would fail, open the circuit and turn away the first
    * callers after it is back.
    */
-  private connectionLost(attempt: ConnectAttempt): void {
-    const entry = attempt.entry as PoolEntry<C> | undefined;
+  private connectionLost(slot: LostSlot): void {
+    const entry = slot.entry as PoolEntry<C> | undefined;
     if (entry === undefined || entry.state !== "idle") return;
     this.destroy(entry, "broken");
   }

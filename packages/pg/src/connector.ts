@@ -118,16 +118,7 @@ export class PgConnector implements Connector<pg.Client> {
     this.#o.budget?.throwIfRefused();
     const client = new this.#o.Client(this.#o.clientConfig);
     const session = attachSession(client, this.#policy);
-    // a client must always have an error listener: an error event without one kills the process
-    client.on("error", (error: Error) => {
-      // an idle client leaves the pool now, before listeners hear of it (as with pg.Pool)
-      connectionLost?.(error);
-      this.#onClientError(client, session, error);
-    });
-    client.once("end", () => {
-      session.broken = true;
-      connectionLost?.();
-    });
+    this.#watch(client, session, connectionLost);
     let abandon!: (error: Error) => void;
     const abandoned = new Promise<never>((_, reject) => {
       abandon = reject;
@@ -152,6 +143,28 @@ export class PgConnector implements Connector<pg.Client> {
     } finally {
       signal.removeEventListener("abort", onAbort);
     }
+  }
+
+  /**
+   * The client's own 'error' and 'end' listeners, made in a scope of their own: they live as long
+   * as the connection, and closures made inside `connect()` would keep its abort machinery (the
+   * race, its promise, the attempt's signal) alive with them.
+   */
+  #watch(
+    client: pg.Client,
+    session: SessionState,
+    connectionLost: ConnectContext["connectionLost"] | undefined,
+  ): void {
+    // a client must always have an error listener: an error event without one kills the process
+    client.on("error", (error: Error) => {
+      // an idle client leaves the pool now, before listeners hear of it (as with pg.Pool)
+      connectionLost?.(error);
+      this.#onClientError(client, session, error);
+    });
+    client.once("end", () => {
+      session.broken = true;
+      connectionLost?.();
+    });
   }
 
   async #open(
