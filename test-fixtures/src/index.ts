@@ -8,3 +8,4 @@ export {
   startFaultProxy,
 } from "./fault-proxy.js";
 export * from "./pgbouncer.js";
+export * from "./replication.js";

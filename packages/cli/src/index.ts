@@ -11,3 +11,4 @@ export type {
 export { runDemo } from "./commands/demo/run.js";
 export type { DoctorReport } from "./commands/doctor.js";
 export { doctor, formatDoctor } from "./commands/doctor.js";
+export type { DoctorHost, DoctorHosts } from "./commands/doctor-hosts.js";

@@ -17,7 +17,9 @@ export const commandUsage = {
 `,
   doctor: `  lifeguard doctor [url] [--instances N] [--json]
                                             server limits, connections by application, timeouts
-                                            that interact with a pool, a recommended max
+                                            that interact with a pool, a recommended max;
+                                            with several hosts (postgres://h1,h2/db or
+                                            host=h1,h2), each host's role and replay lag
 `,
   advise: `  lifeguard advise --rate <leases/s> --hold-ms <ms> [--instances N] [--cores C] [--spindles S] [--json]
                                             pool size from Little's law and (cores × 2) + spindles

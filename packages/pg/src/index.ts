@@ -7,7 +7,13 @@ export { ConnectionBudgetError } from "@lifeguard/core";
 export { isLifeguardPool } from "./brand.js";
 export type { ConnectionBudget } from "./budget.js";
 export type { LifeguardPoolClient } from "./client-handle.js";
+export type { ClusterConfig, ClusterStats } from "./cluster/cluster.js";
+export { Cluster } from "./cluster/cluster.js";
+export type { HostRole, HostSnapshot } from "./cluster/host-state.js";
+export { isProvablyReadOnly } from "./cluster/read-only-statement.js";
+export type { LoadBalanceHosts, TargetSessionAttrs } from "./cluster/target.js";
 export { defineLifeguardConfig, lifeguardConfigFromEnv } from "./config.js";
+export { HostRoleMismatchError, NoMatchingHostError, WriteOnReaderError } from "./errors.js";
 export type { SharedPoolOptions } from "./hot-reload.js";
 export type {
   ListenGap,

@@ -9,6 +9,8 @@ import {
 } from "@lifeguard/core/internal";
 import type pg from "pg";
 import type { ConnectionBudget } from "./budget.js";
+import type { LoadBalanceHosts, TargetSessionAttrs } from "./cluster/target.js";
+import { loadBalanceHostsValues, targetSessionAttrsValues } from "./cluster/target.js";
 import { defaultEvictOnSqlState, parseEvictOnSqlState } from "./sqlstate.js";
 
 /** The reset modes, stated once: the type, the validation, the environment and the reference read them. */
@@ -56,6 +58,43 @@ export const lifeguardPgOptionTable = {
     kind: "boolean",
     default: true,
     description: "`false` sends named queries unnamed.",
+  },
+  targetSessionAttrs: {
+    kind: "enum",
+    values: targetSessionAttrsValues,
+    default: "any",
+    description:
+      "Multi-host: which server a connection may land on (libpq's target_session_attrs).",
+  },
+  loadBalanceHosts: {
+    kind: "enum",
+    values: loadBalanceHostsValues,
+    default: "disable",
+    description:
+      "Multi-host: try hosts in the order given, or at random (libpq's load_balance_hosts).",
+  },
+  hostRecheckMillis: {
+    kind: "number",
+    rule: {
+      kind: "integer",
+      min: 100,
+      max: 86_400_000,
+      default: 10_000,
+      description:
+        "Multi-host: how long a host's learned role is trusted before it is checked again.",
+    },
+  },
+  maxReplicaLagMillis: {
+    kind: "number",
+    rule: {
+      kind: "integer",
+      min: 0,
+      max: 86_400_000,
+      allowInfinity: true,
+      default: Number.POSITIVE_INFINITY,
+      description:
+        "Multi-host reads: a standby further behind is not used (measured at each recheck).",
+    },
   },
   budget: {
     kind: "object",
@@ -145,12 +184,39 @@ export interface LifeguardPgOptions extends LifeguardOptions {
    * `max_prepared_statements = 0`) in transaction mode. Default true.
    */
   namedStatements?: boolean;
+  /**
+   * With several hosts (a multi-host connection string, or a `Cluster`): how long a host's learned
+   * role (primary, standby) is trusted before it is checked again, as pgjdbc's
+   * `hostRecheckSeconds`. Roles are also learned from every new connection and from a standby's
+   * promotion mid-session. Default 10000.
+   */
+  hostRecheckMillis?: number;
+  /**
+   * Which server a connection may land on, as libpq's `target_session_attrs` (which a connection
+   * string may also carry): `'any'` (default), `'read-write'`, `'read-only'`, `'primary'`,
+   * `'standby'` or `'prefer-standby'`. See docs/cluster.md.
+   */
+  targetSessionAttrs?: TargetSessionAttrs;
+  /** With several hosts: `'disable'` (default) tries them in order, `'random'` in a random order. */
+  loadBalanceHosts?: LoadBalanceHosts;
+  /**
+   * With several hosts, for connections that read from standbys: a standby whose replay is further
+   * behind than this (measured at each recheck) is not used until it catches up. Default Infinity
+   * (no limit, lag not measured).
+   */
+  maxReplicaLagMillis?: number;
 }
 
 /** Everything `new Pool(config)` accepts: pg.Pool's config plus Lifeguard's options. */
 export interface PoolConfig
-  extends Omit<pg.PoolConfig, keyof LifeguardPgOptions>,
-    LifeguardPgOptions {}
+  extends Omit<pg.PoolConfig, keyof LifeguardPgOptions | "port">,
+    LifeguardPgOptions {
+  /**
+   * The server's port; with several hosts (`host: "h1,h2"`), one port for all or a
+   * comma-separated list with one per host (`"5432,5433"`), as libpq takes them.
+   */
+  port?: number | string | undefined;
+}
 
 /** pg.Pool's own options (not passed to clients). */
 const pgPoolKeys = new Set([
@@ -210,6 +276,12 @@ export interface SplitConfig {
   readonly resetQuery: string;
   readonly evictOnSqlState: readonly string[];
   readonly budget: ConnectionBudget | undefined;
+  readonly hostRecheckMillis: number;
+  /** Undefined when not given (a connection string may carry it). */
+  readonly targetSessionAttrs: TargetSessionAttrs | undefined;
+  readonly loadBalanceHosts: LoadBalanceHosts | undefined;
+  /** Infinity: no limit. */
+  readonly maxReplicaLagMillis: number;
   readonly pgbouncer: PgBouncerMode;
   readonly namedStatements: boolean;
   readonly allowExitOnIdle: boolean;
@@ -326,6 +398,32 @@ export function splitConfig(config: PoolConfig): SplitConfig {
         | readonly string[]
         | undefined) ?? defaultEvictOnSqlState,
     budget: checkOption("budget", record["budget"], table.budget) as ConnectionBudget | undefined,
+    targetSessionAttrs:
+      record["targetSessionAttrs"] === undefined
+        ? undefined
+        : (checkOption(
+            "targetSessionAttrs",
+            record["targetSessionAttrs"],
+            table.targetSessionAttrs,
+          ) as TargetSessionAttrs),
+    loadBalanceHosts:
+      record["loadBalanceHosts"] === undefined
+        ? undefined
+        : (checkOption(
+            "loadBalanceHosts",
+            record["loadBalanceHosts"],
+            table.loadBalanceHosts,
+          ) as LoadBalanceHosts),
+    hostRecheckMillis: checkOption(
+      "hostRecheckMillis",
+      record["hostRecheckMillis"],
+      table.hostRecheckMillis,
+    ) as number,
+    maxReplicaLagMillis: checkOption(
+      "maxReplicaLagMillis",
+      record["maxReplicaLagMillis"],
+      table.maxReplicaLagMillis,
+    ) as number,
     pgbouncer,
     namedStatements,
     allowExitOnIdle,

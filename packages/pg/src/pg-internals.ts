@@ -20,6 +20,7 @@ export const clientMembers = [
   "connection",
   "ref",
   "unref",
+  "connectionParameters",
 ] as const;
 
 /** Members of `client.connection` (pg's `Connection`). */
@@ -44,6 +45,9 @@ interface ClientInternals {
   connection?: ConnectionInternals;
   ref?: () => void;
   unref?: () => void;
+  host?: string;
+  port?: number;
+  connectionParameters?: { host: string; port: number };
 }
 
 interface ConnectionInternals extends EventEmitter {
@@ -130,4 +134,18 @@ export function setPoolEnding(pool: pg.Pool, stage: "ending" | "ended"): void {
   const record = pool as unknown as { ending: boolean; ended: boolean };
   record.ending = true;
   if (stage === "ended") record.ended = true;
+}
+
+/**
+ * Points a client that has not connected yet at one host of a cluster: pg reads `host`/`port` when
+ * it connects (and for cancel requests), and `connectionParameters` for the password file.
+ */
+export function pointAt(client: pg.Client, address: { host: string; port: number }): void {
+  const c = internals(client);
+  c.host = address.host;
+  c.port = address.port;
+  if (c.connectionParameters !== undefined) {
+    c.connectionParameters.host = address.host;
+    c.connectionParameters.port = address.port;
+  }
 }

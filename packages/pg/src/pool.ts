@@ -12,6 +12,9 @@ import { brandLifeguardPool } from "./brand.js";
 import { BudgetCheck } from "./budget.js";
 import type { LifeguardPoolClient } from "./client-handle.js";
 import { createClientHandle, endHandle } from "./client-handle.js";
+import type { HostRegistry } from "./cluster/host-registry.js";
+import type { ClusterRoute } from "./cluster/multi-host.js";
+import { kClusterRoute, multiHostSetup } from "./cluster/multi-host.js";
 import { PgConnector } from "./connector.js";
 import type { SharedPoolOptions } from "./hot-reload.js";
 import { sharedPool } from "./hot-reload.js";
@@ -64,6 +67,8 @@ export class Pool extends pg.Pool {
   readonly #log: (...messages: unknown[]) => void;
   readonly #shutdownTimeout: number;
   readonly #now: () => number;
+  /** A multi-host connection string's hosts, owned by this pool (a Cluster owns its own). */
+  readonly #hosts: HostRegistry | undefined;
   /** Borrows asked for before `end()`: it lets them finish (pg.Pool runs work accepted before it). */
   readonly #borrowing = new Set<Promise<unknown>>();
   #ending = false;
@@ -71,15 +76,33 @@ export class Pool extends pg.Pool {
     this.#releaseHandle(lease, error, handle);
 
   constructor(config: PoolConfig & PoolTestingOptions = {}) {
-    const { clock, random, cleanupTimeoutMillis, ...pgConfig } = config;
+    const {
+      clock,
+      random,
+      cleanupTimeoutMillis,
+      [kClusterRoute]: route,
+      ...pgConfig
+    } = config as PoolConfig & PoolTestingOptions & { [kClusterRoute]?: ClusterRoute };
     const split = splitConfig(pgConfig);
     super(pgConfig as pg.PoolConfig);
     this.#log = split.log ?? noop;
     hideSecrets(this);
 
-    const Client = trackedClientClass(split.Client ?? pg.Client);
-    const probe = checkClientTarget(Client, split.client, pgConfig.connectionString);
-    const name = split.core.name ?? `${probe.host}:${probe.port}/${probe.database}`;
+    // several hosts: each connection chooses its host for the target (docs/cluster.md)
+    const multiHost = multiHostSetup(split, route);
+    this.#hosts = multiHost?.ownsRegistry === true ? multiHost.registry : undefined;
+    const clientConfig = multiHost?.clientConfig ?? split.client;
+    const Client = trackedClientClass(multiHost?.Client ?? split.Client ?? pg.Client);
+    const probe = checkClientTarget(
+      Client,
+      clientConfig,
+      multiHost === undefined ? pgConfig.connectionString : undefined,
+    );
+    const name =
+      split.core.name ??
+      (multiHost === undefined
+        ? `${probe.host}:${probe.port}/${probe.database}`
+        : `${multiHost.registry.records.map((r) => r.key).join(",")}/${probe.database}`);
     const secrets = [
       typeof config.password === "string" ? config.password : undefined,
       passwordInUrl(config.connectionString),
@@ -96,7 +119,7 @@ export class Pool extends pg.Pool {
     this.#connector = new PgConnector({
       budget,
       Client,
-      clientConfig: split.client,
+      clientConfig,
       reset: split.reset,
       pgbouncer: split.pgbouncer,
       namedStatements: split.namedStatements,
@@ -145,10 +168,11 @@ export class Pool extends pg.Pool {
     this.#shutdownTimeout =
       split.core.shutdownTimeoutMillis ?? numberOptions.shutdownTimeoutMillis.default;
     this.options.max = this.lifeguard.stats().max;
+    this.#hosts?.start();
     this.#listener = new Listener({
       poolName: () => this.lifeguard.name,
-      Client: split.Client ?? pg.Client,
-      clientConfig: split.client,
+      Client: multiHost?.ListenClient ?? split.Client ?? pg.Client,
+      clientConfig,
       secrets,
       timeoutMillis: split.core.acquireTimeoutMillis ?? 10_000,
       transactionPooler: split.pgbouncer === "transaction",
@@ -325,6 +349,7 @@ export class Pool extends pg.Pool {
       )
       .then((report) => listenerClosed.then(() => report))
       .then((report) => {
+        this.#hosts?.close();
         setPoolEnding(this, "ended");
         return report;
       });

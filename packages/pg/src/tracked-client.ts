@@ -73,8 +73,8 @@ export function trackedClientClass(Base: ClientClass): ClientClass {
   return LifeguardClient as unknown as ClientClass;
 }
 
-/** The SQL of a query: a string, a config or Submittable with `text` (pg-query-stream: its cursor's). */
-function textOf(config: unknown): string | undefined {
+/** The SQL of a query: a string, a config or Submittable with `text` (pg-query-stream: its cursor's). @internal */
+export function textOf(config: unknown): string | undefined {
   if (typeof config === "string") return config;
   if (config === null || typeof config !== "object") return undefined;
   const { text, cursor } = config as { text?: unknown; cursor?: { text?: unknown } };

@@ -1,4 +1,7 @@
+import type { ClusterConfig, ClusterHost } from "@lifeguard/pg/internal";
+import { clusterHostConfig, parseClusterConfig } from "@lifeguard/pg/internal";
 import pg from "pg";
+import { type DoctorHosts, formatHosts, hostFindings, inspectHosts } from "./doctor-hosts.js";
 
 /** What `lifeguard doctor` found on a server. */
 export interface DoctorReport {
@@ -21,6 +24,12 @@ export interface DoctorReport {
   readonly recommendedMax: number;
   readonly instances: number;
   readonly findings: readonly string[];
+  /**
+   * With a multi-host URL (`postgres://h1:5432,h2:5432/db`, `host=h1,h2`): each host's role and
+   * replay lag; the rest of the report is about `detailsFrom`, the first host a new session with
+   * the URL's `target_session_attrs` would use (or the first host up).
+   */
+  readonly cluster?: DoctorHosts & { readonly detailsFrom: string };
 }
 
 const timeoutSettings = [
@@ -33,13 +42,57 @@ const timeoutSettings = [
   "tcp_user_timeout",
 ] as const;
 
-/** Reads a server's limits and timeouts and says what they mean for a pool. */
+/**
+ * Reads a server's limits and timeouts and says what they mean for a pool. A URL with several
+ * hosts (libpq's syntax) also reports each host's role and replay lag (`cluster`).
+ */
 export async function doctor(
   url: string,
   options: { instances?: number } = {},
 ): Promise<DoctorReport> {
   const instances = options.instances ?? 1;
-  const client = new pg.Client({ connectionString: url, application_name: "lifeguard doctor" });
+  const config = multiHostConfig(url);
+  if (config === undefined) return await inspectServer({ connectionString: url }, instances);
+  const hosts = await inspectHosts(config);
+  const up = hosts.hosts.filter((h) => h.role !== "down").map((h) => h.address);
+  const detailsFrom = hosts.eligible[0] ?? up[0];
+  if (detailsFrom === undefined) {
+    throw new Error(
+      `no host is up: ${hosts.hosts.map((h) => `${h.address} (${h.error})`).join("; ")}`,
+    );
+  }
+  const index = hosts.hosts.findIndex((h) => h.address === detailsFrom);
+  const report = await inspectServer(
+    clusterHostConfig(config, config.hosts[index] as ClusterHost),
+    instances,
+  );
+  return {
+    ...report,
+    findings: [...hostFindings(hosts), ...report.findings],
+    cluster: { ...hosts, detailsFrom },
+  };
+}
+
+/**
+ * The URL's cluster configuration when it names several hosts. A single host keeps the path
+ * doctor always had (pg reads the URL), also for URLs libpq's rules refuse but pg accepts.
+ */
+function multiHostConfig(url: string): ClusterConfig | undefined {
+  let config: ClusterConfig;
+  try {
+    config = parseClusterConfig(url, { env: process.env });
+  } catch (error) {
+    if (url.includes(",")) throw error;
+    return undefined;
+  }
+  return config.hosts.length > 1 ? config : undefined;
+}
+
+async function inspectServer(
+  clientConfig: pg.ClientConfig,
+  instances: number,
+): Promise<DoctorReport> {
+  const client = new pg.Client({ ...clientConfig, application_name: "lifeguard doctor" });
   client.on("error", () => undefined);
   await client.connect();
   try {
@@ -116,6 +169,9 @@ export async function doctor(
 export function formatDoctor(report: DoctorReport): string {
   const c = report.connections;
   const lines = [
+    ...(report.cluster === undefined
+      ? []
+      : [...formatHosts(report.cluster), "", `details from ${report.cluster.detailsFrom}:`]),
     `server        ${report.server.version}`,
     `connections   max ${c.max}, reserved ${c.superuserReserved} (superuser) + ${c.reserved}, available ${c.available}, in use ${c.inUse}`,
     "",

@@ -1,0 +1,62 @@
+/**
+ * libpq's `target_session_attrs`: which server a connection may settle on. The values, stated once:
+ * the type, the option checks and the reference read them.
+ */
+export const targetSessionAttrsValues = [
+  "any",
+  "read-write",
+  "read-only",
+  "primary",
+  "standby",
+  "prefer-standby",
+] as const;
+
+/** What a connection must land on (libpq's `target_session_attrs`). */
+export type TargetSessionAttrs = (typeof targetSessionAttrsValues)[number];
+
+/** libpq's `load_balance_hosts`: try the hosts in the order given, or in a random order. */
+export const loadBalanceHostsValues = ["disable", "random"] as const;
+export type LoadBalanceHosts = (typeof loadBalanceHostsValues)[number];
+
+/** One host of a multi-host target. */
+export interface HostAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * What a server said about itself: `in_hot_standby` and `default_transaction_read_only`, reported
+ * at start-up (and `in_hot_standby` again when a standby is promoted) by PostgreSQL 14 and later.
+ */
+export interface ServerRole {
+  readonly hotStandby: boolean;
+  readonly readOnly: boolean;
+}
+
+/**
+ * Whether a session on a server in `role` satisfies `target`, as libpq decides it:
+ * `read-write` needs neither hot standby nor default read-only, `primary` only no hot standby.
+ * `prefer-standby` accepts anything here: the preference is in the order hosts are tried.
+ */
+export function roleMatches(role: ServerRole, target: TargetSessionAttrs): boolean {
+  switch (target) {
+    case "any":
+    case "prefer-standby":
+      return true;
+    case "read-write":
+      return !role.hotStandby && !role.readOnly;
+    case "read-only":
+      return role.hotStandby || role.readOnly;
+    case "primary":
+      return !role.hotStandby;
+    case "standby":
+      return role.hotStandby;
+    default:
+      return target satisfies never;
+  }
+}
+
+/** A target that only ever lends connections that cannot write (the reader's, with a lag limit). */
+export function isReadTarget(target: TargetSessionAttrs): boolean {
+  return target === "read-only" || target === "standby" || target === "prefer-standby";
+}
