@@ -8,6 +8,12 @@ export { isLifeguardPool } from "./brand.js";
 export type { ConnectionBudget } from "./budget.js";
 export type { LifeguardPoolClient } from "./client-handle.js";
 export { defineLifeguardConfig, lifeguardConfigFromEnv } from "./config.js";
+export type {
+  Credentials,
+  CredentialsContext,
+  CredentialsProvider,
+} from "./credentials-api.js";
+export { CredentialsUnavailableError } from "./credentials-api.js";
 export type { SharedPoolOptions } from "./hot-reload.js";
 export type {
   ListenGap,

@@ -20,6 +20,7 @@ export const clientMembers = [
   "connection",
   "ref",
   "unref",
+  "connectionParameters",
 ] as const;
 
 /** Members of `client.connection` (pg's `Connection`). */
@@ -44,6 +45,7 @@ interface ClientInternals {
   connection?: ConnectionInternals;
   ref?: () => void;
   unref?: () => void;
+  connectionParameters?: { user?: string };
 }
 
 interface ConnectionInternals extends EventEmitter {
@@ -130,4 +132,14 @@ export function setPoolEnding(pool: pg.Pool, stage: "ending" | "ended"): void {
   const record = pool as unknown as { ending: boolean; ended: boolean };
   record.ending = true;
   if (stage === "ended") record.ended = true;
+}
+
+/**
+ * Logs a client that is not yet connected in as `user`: pg sends the startup message's user from
+ * `connectionParameters`, which a connection string decides over the `user` option.
+ */
+export function setLoginUser(client: pg.Client, user: string): void {
+  const c = internals(client);
+  if (c.connectionParameters !== undefined) c.connectionParameters.user = user;
+  (client as { user?: string }).user = user;
 }
