@@ -1,5 +1,12 @@
 import { inspect } from "node:util";
-import type { AcquireOptions, Clock, CloseReport, Lease, PoolStats } from "@lifeguard/core";
+import type {
+  AcquireOptions,
+  Clock,
+  CloseReport,
+  EvictOptions,
+  Lease,
+  PoolStats,
+} from "@lifeguard/core";
 import {
   AcquireTimeoutError,
   type Pool as CorePool,
@@ -380,8 +387,11 @@ export class Pool extends pg.Pool {
     return this.lifeguard.warmup();
   }
 
-  /** Retires connections (at least `olderThan` ms old): idle ones now, busy ones on release. */
-  evict(options?: { olderThan?: number }): number {
+  /**
+   * Retires connections (at least `olderThan` ms old): idle ones now, busy ones on release; with
+   * `spreadMillis`, each at a random moment within that window.
+   */
+  evict(options?: EvictOptions): number {
     return this.lifeguard.evict(options);
   }
 
