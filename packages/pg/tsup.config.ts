@@ -1,5 +1,8 @@
 import { defineConfig } from "tsup";
 import { packageBuild } from "../../tsup.shared.ts";
 
-// two entries: the public API and the internal subpath for Lifeguard's own packages
-export default defineConfig(packageBuild(["src/index.ts", "src/internal.ts"]));
+// the public API, the internal subpath for Lifeguard's own packages, and the ready-made
+// credentials providers (each its own subpath, so its optional cloud SDK is never loaded otherwise)
+export default defineConfig(
+  packageBuild(["src/index.ts", "src/internal.ts", "src/aws-rds-iam.ts", "src/azure-entra.ts"]),
+);

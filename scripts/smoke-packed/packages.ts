@@ -9,6 +9,7 @@ interface Manifest {
   dependencies?: Record<string, string>;
   devDependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
 }
 
 export interface PublishablePackage {
@@ -107,7 +108,8 @@ export function pinnedPeers(packages: readonly PublishablePackage[]): Map<string
   const pins = new Map<string, string>();
   for (const pkg of packages) {
     for (const peer of Object.keys(pkg.manifest.peerDependencies ?? {})) {
-      if (own.has(peer)) continue;
+      // an optional peer (a credentials provider's cloud SDK) stays out: the package must load without it
+      if (own.has(peer) || pkg.manifest.peerDependenciesMeta?.[peer]?.optional === true) continue;
       const pin = pkg.manifest.devDependencies?.[peer] ?? pkg.manifest.dependencies?.[peer];
       if (pin === undefined || !/^\d+\.\d+\.\d+(-[\w.]+)?$/.test(pin)) {
         throw new Error(

@@ -13,6 +13,17 @@ export interface AcquireOptions {
   timeoutMillis?: number;
 }
 
+/** Per-call eviction settings. */
+export interface EvictOptions {
+  /** Only connections at least this many milliseconds old; every connection when absent. */
+  olderThan?: number;
+  /**
+   * Retire each one at a random moment within this many milliseconds instead of at once (idle) or
+   * on return (busy), so a fleet of connections is not replaced in one burst. Default 0.
+   */
+  spreadMillis?: number;
+}
+
 /** `acquire({ timeoutMillis })`, checked like `acquireTimeoutMillis`. */
 export function acquireTimeout(timeoutMillis: number): number {
   return checkNumber("timeoutMillis", timeoutMillis, numberOptions.acquireTimeoutMillis);
@@ -40,4 +51,13 @@ export function evictAge(options: { olderThan?: number } | undefined): number {
   return options?.olderThan === undefined
     ? 0
     : checkNumber("olderThan", options.olderThan, olderThanRule);
+}
+
+const spreadRule = { ...olderThanRule, max: 2_147_483_647 } as const;
+
+/** `evict({ spreadMillis })`: the window soft retirements are spread over, 0 (at once) when absent. */
+export function evictSpread(options: { spreadMillis?: number } | undefined): number {
+  return options?.spreadMillis === undefined
+    ? 0
+    : checkNumber("spreadMillis", options.spreadMillis, spreadRule);
 }

@@ -83,4 +83,13 @@ export interface Connector<C> {
   classify(error: unknown): ErrorClass;
   /** Optional counters merged into `pool.stats().connector` (resets, rollbacks, ...). */
   stats?(): Readonly<Record<string, number>>;
+  /**
+   * Optional: the latest moment, on the pool's clock (`context.clock`), a new connection may stay
+   * in the pool, such as when the credentials it authenticated with expire. Asked once, when the
+   * connect resolves (`now` is the pool's clock then); `undefined` or `Infinity` means no limit.
+   * The pool caps the connection's lifetime by it, with `lifetimeJitter` applied to the time left
+   * so connections opened with the same credentials do not retire together. A throw or a value
+   * that is not a number means no limit.
+   */
+  expiresAt?(connection: C, now: number): number | undefined;
 }

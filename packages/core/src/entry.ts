@@ -52,8 +52,13 @@ export class PoolEntry<C> extends Deadline implements ConnectionInfo {
   readonly id: number;
   readonly connection: C;
   readonly createdAt: number;
-  /** Lifetime end (jitter applied); Infinity when maxLifetimeSeconds is 0. */
-  readonly expiresAt: number;
+  /**
+   * Lifetime end (jitter applied), capped by the connector's `expiresAt` and lowered by a spread
+   * `evict()`; Infinity when nothing limits it.
+   */
+  expiresAt: number;
+  /** Why it retires at `expiresAt`: `lifetime`, or `evicted` when a spread eviction set it. */
+  expiryReason: DestroyReason = "lifetime";
   state: EntryState = "idle";
   uses = 0;
   /** Last time the connection was proven good: created, pinged, or returned healthy. */

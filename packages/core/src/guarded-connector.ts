@@ -82,6 +82,17 @@ export class GuardedConnector<C> {
     }
   }
 
+  /** The connector's cap on a new connection's life; Infinity when it has none (or throws). */
+  expiresAt(connection: C, now: number): number {
+    if (this.#inner.expiresAt === undefined) return Number.POSITIVE_INFINITY;
+    try {
+      const at = this.#inner.expiresAt(connection, now);
+      return typeof at === "number" && !Number.isNaN(at) ? at : Number.POSITIVE_INFINITY;
+    } catch {
+      return Number.POSITIVE_INFINITY;
+    }
+  }
+
   stats(): Readonly<Record<string, number>> | undefined {
     return this.#inner.stats?.();
   }

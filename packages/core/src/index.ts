@@ -48,7 +48,7 @@ export type { ReleaseOptions } from "./lease.js";
 export { Lease } from "./lease.js";
 export { ManualClock } from "./manual-clock.js";
 export type { LifeguardOptions, PoolOptions, PrePingOptions } from "./options.js";
-export type { AcquireOptions, CloseReport, OutstandingLease } from "./pool.js";
+export type { AcquireOptions, CloseReport, EvictOptions, OutstandingLease } from "./pool.js";
 export { createPool, Pool } from "./pool.js";
 export { listPools } from "./registry.js";
 export type { PoolCounters, PoolState, PoolStats } from "./stats.js";

@@ -1,6 +1,6 @@
 import { ConnectionBag } from "./bag.js";
-import type { AcquireOptions } from "./call-options.js";
-import { acquireTimeout, closeTimeout, evictAge } from "./call-options.js";
+import type { AcquireOptions, EvictOptions } from "./call-options.js";
+import { acquireTimeout, closeTimeout, evictAge, evictSpread } from "./call-options.js";
 import type { Clock } from "./clock.js";
 import { systemClock, turnClock } from "./clock.js";
 import { ConnectAttempt, ConnectGate, type LostSlot } from "./connect-gate.js";
@@ -45,6 +45,7 @@ import {
   expiryFor,
   idleExpiredCount,
   retireReason,
+  spreadExpiry,
   sweepReason,
   unusableReason,
 } from "./retirement.js";
@@ -57,7 +58,7 @@ import type { Waiter, WaiterOwner } from "./waiter.js";
 import { kWaiterDue, WaiterRecords, waiterPromise } from "./waiter.js";
 import { WaiterQueue } from "./waiter-queue.js";
 
-export type { AcquireOptions } from "./call-options.js";
+export type { AcquireOptions, EvictOptions } from "./call-options.js";
 export type { CloseReport, OutstandingLease } from "./shutdown.js";
 
 /**
@@ -273,10 +274,24 @@ export class Pool<C> implements AsyncDisposable {
   /**
    * Soft-evicts connections at least `olderThan` milliseconds old (all when omitted): idle ones
    * close now, busy ones when released. Replacements are opened as needed to keep `min`.
-   * Returns how many connections were evicted or marked.
+   * With `spreadMillis`, each one instead retires at a random moment within that window (an idle
+   * one at the housekeeping tick after it, or when it would be lent; a busy one when it comes
+   * back after it), so they are not all replaced at once. Returns how many connections were
+   * evicted or marked.
    */
-  evict(options?: { olderThan?: number }): number {
-    const cutoff = this.clock.now() - evictAge(options);
+  evict(options?: EvictOptions): number {
+    const now = this.clock.now();
+    const cutoff = now - evictAge(options);
+    const spread = evictSpread(options);
+    if (spread > 0) {
+      let marked = 0;
+      for (const entry of this.bag.entries()) {
+        if (entry.createdAt > cutoff || entry.evictReason !== undefined) continue;
+        if (entry.state === "destroyed") continue;
+        if (spreadExpiry(entry as PoolEntry<unknown>, spread, this.o.random, now)) marked++;
+      }
+      return marked;
+    }
     const marked = this.softEvict((entry) => entry.createdAt <= cutoff);
     this.pump();
     return marked;
@@ -702,7 +717,13 @@ export class Pool<C> implements AsyncDisposable {
       this.nextId++,
       connection,
       now,
-      expiryFor(now, this.o.maxLifetimeSeconds, this.o.lifetimeJitter, this.o.random),
+      expiryFor(
+        now,
+        this.o.maxLifetimeSeconds,
+        this.o.lifetimeJitter,
+        this.o.random,
+        this.connector.expiresAt(connection, now),
+      ),
     );
     attempt.slot.entry = entry as PoolEntry<unknown>;
     this.counters.creates++;

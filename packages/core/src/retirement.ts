@@ -15,7 +15,7 @@ export function unusableReason(
 ): DestroyReason | undefined {
   if (broken) return "broken";
   if (entry.evictReason !== undefined) return entry.evictReason;
-  if (now >= entry.expiresAt) return "lifetime";
+  if (now >= entry.expiresAt) return entry.expiryReason;
   return undefined;
 }
 
@@ -42,7 +42,7 @@ export function retireReason(
   if (errorClass === "connection" || errorClass === "unknown") return "error";
   if (broken) return "broken";
   if (entry.evictReason !== undefined) return entry.evictReason;
-  if (now >= entry.expiresAt) return "lifetime";
+  if (now >= entry.expiresAt) return entry.expiryReason;
   if (entry.uses >= maxUses) return "max-uses";
   return undefined;
 }
@@ -107,15 +107,37 @@ export function needsPing(
 
 /**
  * When a connection opened at `now` must retire: negative jitter only, so none outlives
- * `maxLifetimeSeconds` and they never expire together. Infinity when the lifetime is 0.
+ * `maxLifetimeSeconds` nor the connector's cap (`capAt`, when the credentials it opened with
+ * expire), and they never expire together. Infinity when the lifetime is 0 and nothing caps it.
  */
 export function expiryFor(
   now: number,
   maxLifetimeSeconds: number,
   jitter: number,
   random: () => number,
+  capAt = Number.POSITIVE_INFINITY,
 ): number {
-  const lifetime = maxLifetimeSeconds * 1000;
-  if (lifetime === 0) return Number.POSITIVE_INFINITY;
+  const configured =
+    maxLifetimeSeconds === 0 ? Number.POSITIVE_INFINITY : maxLifetimeSeconds * 1000;
+  const lifetime = Math.min(configured, capAt - now);
+  if (lifetime === Number.POSITIVE_INFINITY) return lifetime;
+  if (lifetime <= 0) return now;
   return now + lifetime * (1 - jitter * random());
+}
+
+/**
+ * A soft retirement spread over `spreadMillis` (`evict({ spreadMillis })`): the moment, between
+ * now and the end of the window, at which a connection retires, unless it expires sooner anyway.
+ */
+export function spreadExpiry(
+  entry: PoolEntry<unknown>,
+  spreadMillis: number,
+  random: () => number,
+  now: number,
+): boolean {
+  const at = now + spreadMillis * random();
+  if (at >= entry.expiresAt) return false;
+  entry.expiresAt = at;
+  entry.expiryReason = "evicted";
+  return true;
 }

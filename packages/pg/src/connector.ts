@@ -9,6 +9,8 @@ import type {
 } from "@lifeguard/core";
 import type pg from "pg";
 import type { BudgetCheck } from "./budget.js";
+import type { CredentialSource, IssuedCredentials } from "./credentials.js";
+import { applyCredentials } from "./credentials.js";
 import { SessionCleanupTimeoutError } from "./errors.js";
 import type { PgBouncerMode, ResetMode } from "./options.js";
 import {
@@ -74,7 +76,14 @@ export interface PgConnectorOptions {
   readonly budget?: BudgetCheck | undefined;
   /** The bound on every clean-up (default 5000 ms); tests shorten it. */
   readonly cleanupTimeoutMillis?: number | undefined;
+  /** The `credentials` option's source: each connect logs in with its current credentials. */
+  readonly credentials?: CredentialSource | undefined;
+  /** Where a connection opened with credentials rotated meanwhile draws its retirement moment. */
+  readonly random?: (() => number) | undefined;
 }
+
+/** A connection opened with credentials that do not expire, rotated while it connected, retires within this window. */
+const ROTATION_SPREAD_MILLIS = 60_000;
 
 /**
  * The PostgreSQL connector on `pg`: opens clients within the pool's deadline, checks them with an
@@ -93,6 +102,8 @@ export class PgConnector implements Connector<pg.Client> {
   #resets = 0;
   #cleanupFailures = 0;
   #idleErrors = 0;
+  /** The credentials each client logged in with, for its lifetime cap. */
+  readonly #issued = new WeakMap<pg.Client, IssuedCredentials>();
 
   constructor(options: PgConnectorOptions) {
     this.#o = options;
@@ -116,7 +127,12 @@ export class PgConnector implements Connector<pg.Client> {
   async connect({ signal, clock, poolName, connectionLost }: ConnectContext): Promise<pg.Client> {
     signal.throwIfAborted();
     this.#o.budget?.throwIfRefused();
+    const issued = this.#o.credentials === undefined ? undefined : await this.#credentials(signal);
     const client = new this.#o.Client(this.#o.clientConfig);
+    if (issued !== undefined) {
+      applyCredentials(client, issued, clock);
+      this.#issued.set(client, issued);
+    }
     const session = attachSession(client, this.#policy);
     this.#watch(client, session, connectionLost);
     let abandon!: (error: Error) => void;
@@ -181,6 +197,12 @@ export class PgConnector implements Connector<pg.Client> {
     } catch (error) {
       session.broken = true;
       destroySocket(client);
+      const issued = this.#issued.get(client);
+      if (issued !== undefined) {
+        // refused before their announced expiry (rotated early): the next connect fetches anew
+        if (isAuthenticationFailure(error)) this.#o.credentials?.refused(issued);
+        throw databaseError(redactError(error, [...this.#o.secrets, issued.password]));
+      }
       throw databaseError(redactError(error, this.#o.secrets));
     }
     // a ParameterStatus outside our own statements means the borrower changed a reported setting
@@ -213,6 +235,49 @@ export class PgConnector implements Connector<pg.Client> {
     }
     if (this.#o.allowExitOnIdle) setRef(client, false);
     return client;
+  }
+
+  /**
+   * The current credentials, or the fetch every connect waiting for them shares, raced with the
+   * connect's deadline. No usable credentials is the application's error: the acquire that asked
+   * fails with it, without the backoff and circuit meant for a database that does not answer.
+   */
+  async #credentials(signal: AbortSignal): Promise<IssuedCredentials> {
+    const source = this.#o.credentials as CredentialSource;
+    const got = source.get();
+    if (!(got instanceof Promise)) return got;
+    let onAbort: (() => void) | undefined;
+    try {
+      return await Promise.race([
+        got,
+        new Promise<never>((_, reject) => {
+          onAbort = () => reject(signal.reason);
+          signal.addEventListener("abort", onAbort, { once: true });
+        }),
+      ]);
+    } catch (error) {
+      if (signal.aborted && error === signal.reason) throw error;
+      throw markHookError(error);
+    } finally {
+      if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /**
+   * Connections never outlive the credentials they logged in with; one whose credentials were
+   * rotated while it connected retires at a random moment before they expire (or within a minute
+   * when they do not), like the connections the rotation found open.
+   */
+  expiresAt(client: pg.Client, now: number): number | undefined {
+    const issued = this.#issued.get(client);
+    const source = this.#o.credentials;
+    if (issued === undefined || source === undefined) return undefined;
+    if (source.isCurrent(issued)) return issued.expiresAt;
+    const window =
+      issued.expiresAt === Number.POSITIVE_INFINITY
+        ? ROTATION_SPREAD_MILLIS
+        : issued.expiresAt - now;
+    return now + window * (this.#o.random ?? Math.random)();
   }
 
   isBroken(client: pg.Client): boolean {
@@ -307,11 +372,19 @@ export class PgConnector implements Connector<pg.Client> {
   }
 
   stats(): Readonly<Record<string, number>> {
-    return {
+    const counts = {
       rollbacks: this.#rollbacks,
       resets: this.#resets,
       cleanupFailures: this.#cleanupFailures,
       idleErrors: this.#idleErrors,
+    };
+    const source = this.#o.credentials;
+    if (source === undefined) return counts;
+    return {
+      ...counts,
+      credentialFetches: source.fetches,
+      credentialFetchFailures: source.fetchFailures,
+      credentialRotations: source.rotations,
     };
   }
 
@@ -546,6 +619,12 @@ function markHookError(error: unknown): object {
 
 function isHookError(error: unknown): boolean {
   return error !== null && typeof error === "object" && hookErrors.has(error);
+}
+
+/** invalid_password (28P01) or invalid_authorization_specification (28000): the login was refused. */
+function isAuthenticationFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "28P01" || code === "28000";
 }
 
 function describe(reason: unknown): string {

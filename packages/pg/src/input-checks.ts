@@ -14,6 +14,7 @@ export function checkClientTarget(
   Client: ClientClass,
   config: pg.ClientConfig,
   connectionString: string | undefined,
+  userFromCredentials = false,
 ): pg.Client {
   const port = (config as { port?: unknown }).port;
   if (port !== undefined && !isPort(port)) {
@@ -47,8 +48,12 @@ export function checkClientTarget(
     );
   }
   const user = (probe as { user?: unknown }).user;
-  // a Client that is not pg's own may take its user from elsewhere
-  if (probe instanceof pg.Client && (user === undefined || user === null || user === "")) {
+  // a Client that is not pg's own may take its user from elsewhere, as may `credentials`
+  if (
+    !userFromCredentials &&
+    probe instanceof pg.Client &&
+    (user === undefined || user === null || user === "")
+  ) {
     throw new InvalidOptionError(
       "user",
       `No PostgreSQL user name: pass "connectionString" (postgres://user:password@host:5432/database) or "user" (and "host"), or set PGUSER. pg would otherwise send an empty user name and the server would refuse it.`,

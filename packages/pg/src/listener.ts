@@ -1,6 +1,9 @@
+import type { Clock } from "@lifeguard/core";
 import { InvalidOptionError, PoolClosedError } from "@lifeguard/core";
 import { BACKOFF_MAX_MILLIS, backoffDelay } from "@lifeguard/core/internal";
 import type pg from "pg";
+import type { CredentialSource, IssuedCredentials } from "./credentials.js";
+import { applyCredentials } from "./credentials.js";
 import type { ListenGap, ListenHandler, ListenOptions, ListenSubscription } from "./listen-api.js";
 import { ListenTimeoutError, quoteIdentifier, validateListen } from "./listen-api.js";
 import { destroySocket } from "./pg-internals.js";
@@ -19,6 +22,9 @@ export interface ListenerOptions {
   /** Behind PgBouncer in transaction mode there is no session to LISTEN on. */
   readonly transactionPooler: boolean;
   readonly random?: () => number;
+  /** The pool's `credentials`: the LISTEN connection logs in with them too. */
+  readonly credentials?: CredentialSource | undefined;
+  readonly clock?: Clock;
 }
 
 const DEFAULT_TIMEOUT_MILLIS = 10_000;
@@ -249,7 +255,11 @@ export class Listener {
     ) as pg.ClientConfig;
     // a LISTEN connection sits idle for hours: keepalives find a dead peer that never says so
     if (config.keepAlive === undefined) config.keepAlive = true;
+    const credentials = this.#o.credentials;
+    let issued: IssuedCredentials | undefined;
+    if (credentials !== undefined) issued = await credentials.get();
     const client = new this.#o.Client(config);
+    if (issued !== undefined) applyCredentials(client, issued, this.#o.clock as Clock);
     this.#connecting = client;
     let markLost: () => void = () => undefined;
     const lost = new Promise<void>((resolve) => {
@@ -275,7 +285,10 @@ export class Listener {
     } catch (error) {
       destroySocket(client);
       markLost();
-      throw redactError(error, this.#o.secrets);
+      if (issued === undefined) throw redactError(error, this.#o.secrets);
+      const code = (error as { code?: unknown } | null)?.code;
+      if (code === "28P01" || code === "28000") credentials?.refused(issued);
+      throw redactError(error, [...this.#o.secrets, issued.password]);
     } finally {
       clearTimeout(timer);
     }

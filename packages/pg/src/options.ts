@@ -11,6 +11,8 @@ import type pg from "pg";
 import type { ConnectionBudget } from "./budget.js";
 import type { LoadBalanceHosts, TargetSessionAttrs } from "./cluster/target.js";
 import { loadBalanceHostsValues, targetSessionAttrsValues } from "./cluster/target.js";
+import type { CredentialsProvider } from "./credentials-api.js";
+import { passwordInUrl } from "./redact.js";
 import { defaultEvictOnSqlState, parseEvictOnSqlState } from "./sqlstate.js";
 
 /** The reset modes, stated once: the type, the validation, the environment and the reference read them. */
@@ -205,6 +207,12 @@ export interface LifeguardPgOptions extends LifeguardOptions {
    * (no limit, lag not measured).
    */
   maxReplicaLagMillis?: number;
+   * Rotating credentials: an async function returning `{ user?, password, expiresAt? }`, called for
+   * the first connect and then ahead of each expiry in the background. Connections never outlive
+   * the credentials they opened with, and a rotation retires the old ones gradually. Not with
+   * `password` (or a password in `connectionString`). See docs/credentials.md.
+   */
+  credentials?: CredentialsProvider;
 }
 
 /** Everything `new Pool(config)` accepts: pg.Pool's config plus Lifeguard's options. */
@@ -234,8 +242,10 @@ const lifeguardPgOnlyKeys = Object.keys(lifeguardPgOptionTable) as (keyof Lifegu
 export const lifeguardPgOptionKeys: readonly (keyof LifeguardPgOptions)[] = [
   ...lifeguardOptionKeys,
   ...lifeguardPgOnlyKeys,
+  // a function, so not in the option table (no environment variable, no reference row)
+  "credentials",
 ];
-const lifeguardPgKeys = new Set<string>(lifeguardPgOnlyKeys);
+const lifeguardPgKeys = new Set<string>([...lifeguardPgOnlyKeys, "credentials"]);
 const coreKeys = new Set<string>(lifeguardOptionKeys);
 
 /** pg Client options we know, so near-misses of Lifeguard's names can be caught. */
@@ -289,6 +299,7 @@ export interface SplitConfig {
   readonly onConnect: ((client: pg.Client) => unknown) | undefined;
   readonly verify: ((client: pg.Client, done: (error?: Error) => void) => void) | undefined;
   readonly log: ((...messages: unknown[]) => void) | undefined;
+  readonly credentials: CredentialsProvider | undefined;
 }
 
 const MAX_TIMER = 2_147_483_647;
@@ -357,7 +368,7 @@ export function splitConfig(config: PoolConfig): SplitConfig {
   const table = lifeguardPgOptionTable;
   const reset = checkOption("reset", record["reset"], table.reset) as ResetMode;
   const resetQuery = checkOption("resetQuery", record["resetQuery"], table.resetQuery) as string;
-  for (const key of ["onConnect", "verify", "log", "Client"] as const) {
+  for (const key of ["onConnect", "verify", "log", "Client", "credentials"] as const) {
     if (record[key] !== undefined && typeof record[key] !== "function") {
       throw new InvalidOptionError(
         key,
@@ -365,6 +376,7 @@ export function splitConfig(config: PoolConfig): SplitConfig {
       );
     }
   }
+  if (record["credentials"] !== undefined) checkCredentialsAlone(record);
   const pgbouncer = checkOption("pgbouncer", record["pgbouncer"], table.pgbouncer) as PgBouncerMode;
   if (pgbouncer === "transaction" && record["reset"] === "always") {
     throw new InvalidOptionError(
@@ -431,7 +443,23 @@ export function splitConfig(config: PoolConfig): SplitConfig {
     onConnect: record["onConnect"] as SplitConfig["onConnect"],
     verify: record["verify"] as SplitConfig["verify"],
     log: record["log"] as SplitConfig["log"],
+    credentials: record["credentials"] as SplitConfig["credentials"],
   };
+}
+
+/**
+ * `credentials` decides the password of every connect: a `password` beside it (or one in the
+ * connection string) would be silently ignored, so it is refused. A `user` is the default for
+ * providers that return none.
+ */
+function checkCredentialsAlone(record: Record<string, unknown>): void {
+  const url = record["connectionString"];
+  const inUrl = typeof url === "string" && passwordInUrl(url) !== undefined;
+  if (record["password"] === undefined && !inUrl) return;
+  throw new InvalidOptionError(
+    "credentials",
+    `Options "credentials" and ${inUrl ? 'a password in "connectionString"' : '"password"'} conflict: with "credentials", every connect logs in with the password the provider returns. Remove the ${inUrl ? "password from the connection string" : '"password" option'} (a "user" may stay: it is used when the provider returns none).`,
+  );
 }
 
 /** A key pg does not know and that is one typo away from a Lifeguard option is almost surely a mistake. */

@@ -47,7 +47,7 @@ interface ClientInternals {
   unref?: () => void;
   host?: string;
   port?: number;
-  connectionParameters?: { host: string; port: number };
+  connectionParameters?: { host: string; port: number; user?: string };
 }
 
 interface ConnectionInternals extends EventEmitter {
@@ -148,4 +148,14 @@ export function pointAt(client: pg.Client, address: { host: string; port: number
     c.connectionParameters.host = address.host;
     c.connectionParameters.port = address.port;
   }
+}
+
+/**
+ * Logs a client that is not yet connected in as `user`: pg sends the startup message's user from
+ * `connectionParameters`, which a connection string decides over the `user` option.
+ */
+export function setLoginUser(client: pg.Client, user: string): void {
+  const c = internals(client);
+  if (c.connectionParameters !== undefined) c.connectionParameters.user = user;
+  (client as { user?: string }).user = user;
 }

@@ -1,10 +1,18 @@
 import { inspect } from "node:util";
-import type { AcquireOptions, Clock, CloseReport, Lease, PoolStats } from "@lifeguard/core";
+import type {
+  AcquireOptions,
+  Clock,
+  CloseReport,
+  EvictOptions,
+  Lease,
+  PoolStats,
+} from "@lifeguard/core";
 import {
   AcquireTimeoutError,
   type Pool as CorePool,
   createPool,
   PoolClosedError,
+  systemClock,
 } from "@lifeguard/core";
 import { numberOptions } from "@lifeguard/core/internal";
 import pg from "pg";
@@ -16,6 +24,7 @@ import type { HostRegistry } from "./cluster/host-registry.js";
 import type { ClusterRoute } from "./cluster/multi-host.js";
 import { kClusterRoute, multiHostSetup } from "./cluster/multi-host.js";
 import { PgConnector } from "./connector.js";
+import { CredentialSource } from "./credentials.js";
 import type { SharedPoolOptions } from "./hot-reload.js";
 import { sharedPool } from "./hot-reload.js";
 import { checkClientTarget, checkQueryConfig } from "./input-checks.js";
@@ -63,6 +72,7 @@ export class Pool extends pg.Pool {
   /** The Lifeguard engine behind this pool (for adapters and exporters). */
   readonly lifeguard: CorePool<pg.Client>;
   readonly #connector: PgConnector;
+  readonly #credentials: CredentialSource | undefined;
   readonly #listener: Listener;
   readonly #log: (...messages: unknown[]) => void;
   readonly #shutdownTimeout: number;
@@ -97,6 +107,7 @@ export class Pool extends pg.Pool {
       Client,
       clientConfig,
       multiHost === undefined ? pgConfig.connectionString : undefined,
+      split.credentials !== undefined,
     );
     const name =
       split.core.name ??
@@ -116,7 +127,36 @@ export class Pool extends pg.Pool {
         : new BudgetCheck(split.budget, split.core.max ?? 10, (code, message) =>
             publishWarning(engine(), code, message),
           );
+    const credentials =
+      split.credentials === undefined
+        ? undefined
+        : new CredentialSource({
+            provider: split.credentials,
+            clock: clock ?? systemClock,
+            refreshFailed: (error, usable) =>
+              publishWarning(
+                engine(),
+                "LIFEGUARD_CREDENTIALS_REFRESH_FAILED",
+                (poolName) =>
+                  `Pool "${poolName}" could not refresh its credentials (${error.message}); ${usable ? "the last good ones serve until they expire, and the refresh is retried" : "new connections fail with CredentialsUnavailableError until a refresh succeeds"}.`,
+              ),
+            // retire what the old credentials opened gradually: before they expire, or within a minute
+            rotated: (previous) => {
+              const left = previous.expiresAt - this.#now();
+              this.lifeguard.evict({
+                spreadMillis: Math.max(
+                  1,
+                  Math.floor(
+                    Math.min(Number.isFinite(left) ? left : ROTATION_SPREAD_MILLIS, MAX_SPREAD),
+                  ),
+                ),
+              });
+            },
+          });
+    this.#credentials = credentials;
     this.#connector = new PgConnector({
+      credentials,
+      random,
       budget,
       Client,
       clientConfig,
@@ -176,6 +216,8 @@ export class Pool extends pg.Pool {
       secrets,
       timeoutMillis: split.core.acquireTimeoutMillis ?? 10_000,
       transactionPooler: split.pgbouncer === "transaction",
+      credentials,
+      clock: clock ?? systemClock,
       ...(random === undefined ? {} : { random }),
     });
   }
@@ -339,6 +381,7 @@ export class Pool extends pg.Pool {
           });
     // the LISTEN connection is outside the lending pool: it closes beside it
     const listenerClosed = this.#listener.close();
+    this.#credentials?.close();
     return waited
       .then(() =>
         this.lifeguard.close(
@@ -365,8 +408,11 @@ export class Pool extends pg.Pool {
     return this.lifeguard.warmup();
   }
 
-  /** Retires connections (at least `olderThan` ms old): idle ones now, busy ones on release. */
-  evict(options?: { olderThan?: number }): number {
+  /**
+   * Retires connections (at least `olderThan` ms old): idle ones now, busy ones on release; with
+   * `spreadMillis`, each at a random moment within that window.
+   */
+  evict(options?: EvictOptions): number {
     return this.lifeguard.evict(options);
   }
 
@@ -473,6 +519,9 @@ function pgPoolCompatible(error: unknown): unknown {
   }
   return error;
 }
+/** Without an expiry, the connections the old credentials opened retire within this window. */
+const ROTATION_SPREAD_MILLIS = 60_000;
+const MAX_SPREAD = 2_147_483_647;
 const PG_TIMEOUT = "timeout exceeded when trying to connect";
 const PG_ENDED = "Cannot use a pool after calling end on the pool";
 
