@@ -11,7 +11,7 @@ import pg from "pg";
 import { brandLifeguardPool } from "./brand.js";
 import { BudgetCheck } from "./budget.js";
 import type { LifeguardPoolClient } from "./client-handle.js";
-import { createClientHandle, endHandle } from "./client-handle.js";
+import { createClientHandle, endHandle, noteTimeouts } from "./client-handle.js";
 import { PgConnector } from "./connector.js";
 import type { SharedPoolOptions } from "./hot-reload.js";
 import { sharedPool } from "./hot-reload.js";
@@ -24,6 +24,7 @@ import { setPoolEnding, setRef } from "./pg-internals.js";
 import { publishIdleError, publishSessionCleaned, publishWarning } from "./pool-events.js";
 import { passwordInUrl } from "./redact.js";
 import { releaseOptionsFor } from "./release-verdict.js";
+import type { SessionState } from "./session.js";
 import { sessionOf } from "./session.js";
 import { sqlStateClassifier } from "./sqlstate.js";
 import { trackedClientClass } from "./tracked-client.js";
@@ -64,8 +65,14 @@ export class Pool extends pg.Pool {
   readonly #log: (...messages: unknown[]) => void;
   readonly #shutdownTimeout: number;
   readonly #now: () => number;
-  /** Borrows asked for before `end()`: it lets them finish (pg.Pool runs work accepted before it). */
-  readonly #borrowing = new Set<Promise<unknown>>();
+  /**
+   * Work accepted before `end()` and not finished (borrows, and queries with their whole run):
+   * `end()` lets it finish, as pg.Pool runs work accepted before it. A count, not a set of
+   * promises: `pool.query()` is the hot path.
+   */
+  #accepted = 0;
+  /** Set while `close()` waits for the accepted work: called when the count reaches 0. */
+  #drained: (() => void) | undefined;
   #ending = false;
   readonly #release = (lease: Lease<pg.Client>, error: unknown, handle: LifeguardPoolClient) =>
     this.#releaseHandle(lease, error, handle);
@@ -301,24 +308,24 @@ export class Pool extends pg.Pool {
     const timeout = options?.timeoutMillis ?? this.#shutdownTimeout;
     const startedAt = this.#now();
     // borrows asked for before end() are served first (bounded by the same shutdown timeout)
-    const accepted = [...this.#borrowing];
+    const accepted = this.#accepted;
     const waited =
-      accepted.length === 0
+      accepted === 0
         ? Promise.resolve()
         : new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, timeout);
             timer.unref();
-            void Promise.allSettled(accepted).then(() => {
+            this.#drained = () => {
               clearTimeout(timer);
               resolve();
-            });
+            };
           });
     // the LISTEN connection is outside the lending pool: it closes beside it
     const listenerClosed = this.#listener.close();
     return waited
       .then(() =>
         this.lifeguard.close(
-          accepted.length === 0
+          accepted === 0
             ? options
             : { timeoutMillis: Math.max(0, Math.floor(timeout - (this.#now() - startedAt))) },
         ),
@@ -361,15 +368,20 @@ export class Pool extends pg.Pool {
   #acquire(options: AcquireOptions | undefined): Promise<LifeguardPoolClient> {
     if (this.#ending)
       return Promise.reject(pgPoolCompatible(new PoolClosedError(this.lifeguard.name)));
+    this.#accepted++;
     const borrowing = this.#borrow(options);
-    // a query's whole run counts as accepted work, not only its borrow
-    this.#borrowing.add(borrowing);
-    void borrowing.then(
-      () => this.#borrowing.delete(borrowing),
-      () => this.#borrowing.delete(borrowing),
-    );
+    void borrowing.then(this.#settled, this.#settled);
     return borrowing;
   }
+
+  /** One piece of accepted work finished. */
+  readonly #settled = (): void => {
+    if (--this.#accepted === 0 && this.#drained !== undefined) {
+      const drained = this.#drained;
+      this.#drained = undefined;
+      drained();
+    }
+  };
 
   async #borrow(options: AcquireOptions | undefined): Promise<LifeguardPoolClient> {
     for (;;) {
@@ -410,10 +422,27 @@ export class Pool extends pg.Pool {
     else lease.release(releaseOptionsFor(lease.connection, error, this.#connector));
   }
 
-  async #query(config: unknown, values: unknown): Promise<unknown> {
-    if (this.#ending) throw pgPoolCompatible(new PoolClosedError(this.lifeguard.name));
-    // borrowed directly, not through #acquire: `running` below stands for the borrow too
-    const running = this.#borrow(undefined).then(async (client) => {
+  #query(config: unknown, values: unknown): Promise<unknown> {
+    if (this.#ending)
+      return Promise.reject(pgPoolCompatible(new PoolClosedError(this.lifeguard.name)));
+    this.#accepted++;
+    // without 'acquire'/'release' listeners nobody can see the client: no handle is made for it
+    const running =
+      isSubmittable(config) ||
+      this.listenerCount("acquire") > 0 ||
+      this.listenerCount("release") > 0
+        ? this.#queryThroughHandle(config, values)
+        : new Promise<unknown>((resolve, reject) =>
+            this.#queryLeased(config, values, resolve, reject),
+          );
+    // end() waits for the query, not only for its borrow
+    void running.then(this.#settled, this.#settled);
+    return running;
+  }
+
+  /** `pool.query()` the way `pool.connect()` lends: a handle that 'acquire'/'release' listeners get. */
+  #queryThroughHandle(config: unknown, values: unknown): Promise<unknown> {
+    return this.#borrow(undefined).then(async (client) => {
       let result: unknown;
       try {
         result = await runQuery(client, config, values);
@@ -424,14 +453,81 @@ export class Pool extends pg.Pool {
       client.release();
       return result;
     });
-    // end() waits for the query, not only for its borrow
-    this.#borrowing.add(running);
-    void running.then(
-      () => this.#borrowing.delete(running),
-      () => this.#borrowing.delete(running),
-    );
-    return running;
   }
+
+  /**
+   * `pool.query()` on the lease's connection itself: the same steps as {@link #borrow}, a query
+   * and {@link #releaseHandle}, without the handle (a Proxy and its bookkeeping per query).
+   */
+  #queryLeased(
+    config: unknown,
+    values: unknown,
+    resolve: (result: unknown) => void,
+    reject: (error: unknown) => void,
+  ): void {
+    this.lifeguard.acquire(undefined).then(
+      (lease) => {
+        const session = sessionOf(lease.connection);
+        setRef(lease.connection, true);
+        if (session?.pendingClean === undefined)
+          this.#runLeased(lease, session, config, values, resolve, reject);
+        else
+          void session.pendingClean.then(() =>
+            this.#runLeased(lease, session, config, values, resolve, reject),
+          );
+      },
+      (error: unknown) => reject(pgPoolCompatible(error)),
+    );
+  }
+
+  #runLeased(
+    lease: Lease<pg.Client>,
+    session: SessionState | undefined,
+    config: unknown,
+    values: unknown,
+    resolve: (result: unknown) => void,
+    reject: (error: unknown) => void,
+  ): void {
+    const client = lease.connection;
+    if (session !== undefined) {
+      if (session.broken) {
+        // its clean-up failed or ran out of time: the connection is closed, another one borrowed
+        lease.release({ destroy: true });
+        this.#queryLeased(config, values, resolve, reject);
+        return;
+      }
+      session.leased = true;
+      noteTimeouts(config, session);
+    }
+    const done = (error: Error | null | undefined, result: unknown) => {
+      if (error) {
+        lease.release(releaseOptionsFor(client, error, this.#connector));
+        reject(error);
+      } else {
+        lease.release();
+        resolve(result);
+      }
+    };
+    try {
+      (client.query as unknown as RawQuery).call(client, config, values, done);
+    } catch (error) {
+      done(error instanceof Error ? error : new Error(String(error)), undefined);
+    }
+  }
+}
+
+type RawQuery = (
+  config: unknown,
+  values: unknown,
+  callback: (error: Error | null | undefined, result: unknown) => void,
+) => void;
+
+function isSubmittable(config: unknown): boolean {
+  return (
+    typeof config === "object" &&
+    config !== null &&
+    typeof (config as { submit?: unknown }).submit === "function"
+  );
 }
 
 /**
