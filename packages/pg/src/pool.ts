@@ -21,7 +21,9 @@ import { Listener } from "./listener.js";
 import type { PoolConfig } from "./options.js";
 import { splitConfig } from "./options.js";
 import { setPoolEnding, setRef } from "./pg-internals.js";
+import { pipelineEligibility } from "./pipeline-eligibility.js";
 import { publishIdleError, publishSessionCleaned, publishWarning } from "./pool-events.js";
+import { QueryPipeline } from "./query-pipeline.js";
 import { passwordInUrl } from "./redact.js";
 import { releaseOptionsFor } from "./release-verdict.js";
 import type { SessionState } from "./session.js";
@@ -73,6 +75,12 @@ export class Pool extends pg.Pool {
   #accepted = 0;
   /** Set while `close()` waits for the accepted work: called when the count reaches 0. */
   #drained: (() => void) | undefined;
+  /** Connections lent or being borrowed, by every path: the pipeline's guess at a free one. */
+  #out = 0;
+  /** Borrows in flight outside the pipeline (`connect()`, unpipelined queries). */
+  #othersBorrowing = 0;
+  /** `pipelineQueries`, when on. */
+  readonly #pipeline: QueryPipeline | undefined;
   #ending = false;
   readonly #release = (lease: Lease<pg.Client>, error: unknown, handle: LifeguardPoolClient) =>
     this.#releaseHandle(lease, error, handle);
@@ -152,6 +160,31 @@ export class Pool extends pg.Pool {
     this.#shutdownTimeout =
       split.core.shutdownTimeoutMillis ?? numberOptions.shutdownTimeoutMillis.default;
     this.options.max = this.lifeguard.stats().max;
+    this.#pipeline =
+      split.pipelineQueries === undefined
+        ? undefined
+        : new QueryPipeline(split.pipelineQueries, {
+            acquire: () => {
+              this.#out++;
+              return this.lifeguard.acquire(undefined).then(undefined, (error: unknown) => {
+                this.#out--;
+                throw error;
+              });
+            },
+            release: (lease, error) => {
+              this.#out--;
+              if (error === undefined) lease.release();
+              else lease.release(releaseOptionsFor(lease.connection, error, this.#connector));
+            },
+            retires: (client, error) =>
+              releaseOptionsFor(client, error, this.#connector) !== undefined ||
+              sessionOf(client)?.broken === true,
+            hasRoom: () => this.#out < this.options.max,
+            othersWaiting: () => this.#othersBorrowing > 0,
+            compatible: pgPoolCompatible,
+            now: this.#now,
+            clientPipelined: (split.client as { pipeline?: unknown }).pipeline === true,
+          });
     this.#listener = new Listener({
       poolName: () => this.lifeguard.name,
       Client: split.Client ?? pg.Client,
@@ -278,7 +311,10 @@ export class Pool extends pg.Pool {
     }
     // pg would find this out only after a connection was borrowed
     const invalid = checkQueryConfig(config);
-    const running = invalid === undefined ? this.#query(config, values) : Promise.reject(invalid);
+    const running =
+      invalid === undefined
+        ? this.#query(config, values, typeof callback !== "function")
+        : Promise.reject(invalid);
     if (typeof callback !== "function") return running;
     // outside the promise chain: a throw in the callback is an uncaughtException, as with pg.Pool
     running.then(
@@ -323,6 +359,10 @@ export class Pool extends pg.Pool {
     // the LISTEN connection is outside the lending pool: it closes beside it
     const listenerClosed = this.#listener.close();
     return waited
+      .then(() => {
+        // queries still waiting for a pipelined connection when end() stopped waiting
+        this.#pipeline?.rejectQueued(pgPoolCompatible(new PoolClosedError(this.lifeguard.name)));
+      })
       .then(() =>
         this.lifeguard.close(
           accepted === 0
@@ -386,10 +426,15 @@ export class Pool extends pg.Pool {
   async #borrow(options: AcquireOptions | undefined): Promise<LifeguardPoolClient> {
     for (;;) {
       let lease: Lease<pg.Client>;
+      this.#out++;
+      this.#othersBorrowing++;
       try {
         lease = await this.lifeguard.acquire(options);
       } catch (error) {
+        this.#out--;
         throw pgPoolCompatible(error);
+      } finally {
+        this.#othersBorrowing--;
       }
       const client = lease.connection;
       const session = sessionOf(client);
@@ -399,6 +444,7 @@ export class Pool extends pg.Pool {
       if (session?.pendingClean !== undefined) await session.pendingClean;
       if (session?.broken === true) {
         // it failed or ran out of time: the connection is closed and another one is borrowed
+        this.#out--;
         lease.release({ destroy: true });
         continue;
       }
@@ -418,23 +464,37 @@ export class Pool extends pg.Pool {
     if (this.listenerCount("release") > 0)
       this.emit("release", error instanceof Error ? error : undefined, handle);
     endHandle(handle, lease.connection);
+    this.#out--;
     if (error === undefined || error === null || error === false) lease.release();
     else lease.release(releaseOptionsFor(lease.connection, error, this.#connector));
+    this.#pipeline?.wake();
   }
 
-  #query(config: unknown, values: unknown): Promise<unknown> {
+  #query(config: unknown, values: unknown, mayPipeline: boolean): Promise<unknown> {
     if (this.#ending)
       return Promise.reject(pgPoolCompatible(new PoolClosedError(this.lifeguard.name)));
     this.#accepted++;
-    // without 'acquire'/'release' listeners nobody can see the client: no handle is made for it
-    const running =
+    let running: Promise<unknown>;
+    if (
       isSubmittable(config) ||
       this.listenerCount("acquire") > 0 ||
       this.listenerCount("release") > 0
-        ? this.#queryThroughHandle(config, values)
-        : new Promise<unknown>((resolve, reject) =>
-            this.#queryLeased(config, values, resolve, reject),
-          );
+    ) {
+      running = this.#queryThroughHandle(config, values);
+    } else {
+      // without 'acquire'/'release' listeners nobody can see the client: no handle is made for it
+      const pipeline = this.#pipeline;
+      const eligibility =
+        pipeline !== undefined && mayPipeline ? pipelineEligibility(config) : "never";
+      running =
+        pipeline === undefined || eligibility === "never"
+          ? new Promise<unknown>((resolve, reject) =>
+              this.#queryLeased(config, values, resolve, reject),
+            )
+          : new Promise<unknown>((resolve, reject) =>
+              pipeline.submit(config, values, eligibility, resolve, reject),
+            );
+    }
     // end() waits for the query, not only for its borrow
     void running.then(this.#settled, this.#settled);
     return running;
@@ -465,8 +525,11 @@ export class Pool extends pg.Pool {
     resolve: (result: unknown) => void,
     reject: (error: unknown) => void,
   ): void {
+    this.#out++;
+    this.#othersBorrowing++;
     this.lifeguard.acquire(undefined).then(
       (lease) => {
+        this.#othersBorrowing--;
         const session = sessionOf(lease.connection);
         setRef(lease.connection, true);
         if (session?.pendingClean === undefined)
@@ -476,7 +539,11 @@ export class Pool extends pg.Pool {
             this.#runLeased(lease, session, config, values, resolve, reject),
           );
       },
-      (error: unknown) => reject(pgPoolCompatible(error)),
+      (error: unknown) => {
+        this.#othersBorrowing--;
+        this.#out--;
+        reject(pgPoolCompatible(error));
+      },
     );
   }
 
@@ -492,6 +559,7 @@ export class Pool extends pg.Pool {
     if (session !== undefined) {
       if (session.broken) {
         // its clean-up failed or ran out of time: the connection is closed, another one borrowed
+        this.#out--;
         lease.release({ destroy: true });
         this.#queryLeased(config, values, resolve, reject);
         return;
@@ -500,6 +568,7 @@ export class Pool extends pg.Pool {
       noteTimeouts(config, session);
     }
     const done = (error: Error | null | undefined, result: unknown) => {
+      this.#out--;
       if (error) {
         lease.release(releaseOptionsFor(client, error, this.#connector));
         reject(error);
@@ -507,6 +576,7 @@ export class Pool extends pg.Pool {
         lease.release();
         resolve(result);
       }
+      this.#pipeline?.wake();
     };
     try {
       (client.query as unknown as RawQuery).call(client, config, values, done);
