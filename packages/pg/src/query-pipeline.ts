@@ -1,7 +1,7 @@
 import type { Lease } from "@lifeguard/core";
 import type pg from "pg";
 import { noteTimeouts } from "./client-handle.js";
-import { corkSocket, setPipelined, uncorkSocket } from "./pg-internals.js";
+import { corkSocket, setPipelined, setRef, uncorkSocket } from "./pg-internals.js";
 import type { PipelineEligibility } from "./pipeline-eligibility.js";
 import type { SessionState } from "./session.js";
 import { sessionOf } from "./session.js";
@@ -33,6 +33,13 @@ export interface PipelineHost {
   readonly clientPipelined: boolean;
 }
 
+/**
+ * A connection takes no new queries once its lease is this old: it drains and goes back to the
+ * pool, so the engine's lifetime, eviction, leak watch and pre-ping see it come back under a
+ * steady load too (and borrows it again at once when queries wait).
+ */
+const HOLD_MILLIS = 1000;
+
 type Resolve = (result: unknown) => void;
 type Reject = (error: unknown) => void;
 
@@ -50,6 +57,8 @@ interface Slot {
   readonly client: pg.Client;
   readonly session: SessionState | undefined;
   inFlight: number;
+  /** When the lease began. */
+  readonly leasedAt: number;
   /** When the oldest query in flight started running (the one before it finished). */
   headSince: number;
   /** Writes are held until the end of this tick (one packet for the tick's queries). */
@@ -188,12 +197,16 @@ export class QueryPipeline {
       return;
     }
     if (session !== undefined) session.leased = true;
+    // held while anyone is borrowing, so allowExitOnIdle never ends the process under a query
+    setRef(lease.connection, true);
+    const now = this.host.now();
     const slot: Slot = {
       lease,
       client: lease.connection,
       session,
       inFlight: 0,
-      headSince: this.host.now(),
+      leasedAt: now,
+      headSince: now,
       corked: false,
       error: undefined,
       retiring: false,
@@ -229,8 +242,9 @@ export class QueryPipeline {
       if (job.eligibility === "userCode" && !session.reportsSearchPath) return false;
     }
     if (slot.retiring) return false;
-    if (slot.inFlight > 0 && this.host.now() - slot.headSince >= this.settings.headOfLineMillis)
-      return false;
+    const now = this.host.now();
+    if (now - slot.leasedAt >= HOLD_MILLIS) return false;
+    if (slot.inFlight > 0 && now - slot.headSince >= this.settings.headOfLineMillis) return false;
     return !this.host.othersWaiting();
   }
 

@@ -133,6 +133,26 @@ describe("which queries are pipelined", () => {
   });
 });
 
+describe("a lease held under a steady load", () => {
+  it("takes no more queries after a second: it drains and goes back to the pool (lifetime, evict, leak watch)", async () => {
+    const clock = new ManualClock();
+    const pool = pipelined({ clock }, { depth: 8, headOfLineMillis: 60_000 });
+    const client = await onlyClient(pool);
+    const acquiresBefore = pool.stats().counters.acquires;
+    const long = pool.query("select pg_sleep(0.3), 1 as n");
+    const joined = pool.query("select 2 as n");
+    await vi.waitFor(() => expect(onTheWire(client)).toBe(1));
+    await clock.advance(1000);
+    const later = pool.query("select 3 as n");
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(onTheWire(client)).toBe(1);
+    const results = await Promise.all([long, joined, later]);
+    expect(results.map((r) => r.rows[0].n)).toEqual([1, 2, 3]);
+    // the third ran on a second lease of the same connection
+    expect(pool.stats().counters.acquires).toBe(acquiresBefore + 2);
+  });
+});
+
 describe("each pipelined query keeps its own result", () => {
   it("an error mid-pipeline stays with its own query", async () => {
     const pool = pipelined();
