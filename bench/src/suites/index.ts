@@ -6,6 +6,7 @@ import { idleMemorySuite } from "./memory/index.js";
 import { metricsSuite } from "./metrics/index.js";
 import { drizzleSuite, knexSuite, prismaSuite } from "./orms/index.js";
 import { pgSleepSuite, pgSuite } from "./pg/index.js";
+import { pgPipelineSleepSuite, pgPipelineSuite } from "./pipeline/index.js";
 import { recoverySuite } from "./recovery/index.js";
 
 /**
@@ -17,6 +18,8 @@ export const suites: readonly AnySuite[] = [
   metricsSuite,
   pgSuite,
   pgSleepSuite,
+  pgPipelineSuite,
+  pgPipelineSleepSuite,
   churnSuite,
   drizzleSuite,
   knexSuite,

@@ -2,6 +2,7 @@ import type { Lease } from "@lifeguard/core";
 import { LeaseReleasedError } from "@lifeguard/core";
 import type pg from "pg";
 import { listenedChannels } from "./listen-channels.js";
+import type { SessionState } from "./session.js";
 import { sessionOf } from "./session.js";
 
 /** A client as the pool hands it out: a real pg Client with `release()` and `await using`. */
@@ -36,6 +37,7 @@ const kBound = Symbol("lifeguard.boundMethods");
 type WithBound = pg.Client & { [kBound]?: Map<PropertyKey, { fn: unknown; bound: unknown }> };
 
 const LISTEN_HINT = /listen/i;
+const TIMEOUT_HINT = /timeout/i;
 const adders = new Set(["on", "addListener", "once", "prependListener", "prependOnceListener"]);
 const removers = new Set(["off", "removeListener"]);
 
@@ -142,10 +144,8 @@ function queryNoting(handler: HandleTraps, target: pg.Client): (...args: unknown
         handler.channels ??= new Set();
         for (const c of listenedChannels(text)) handler.channels.add(c);
       }
-      if (/timeout/i.test(text)) {
-        const session = sessionOf(target);
-        if (session !== undefined) session.timeoutsTouched = true;
-      }
+      const session = sessionOf(target);
+      if (session !== undefined) noteTimeoutsIn(text, session);
     }
     return (target.query as (...a: unknown[]) => unknown).apply(target, args);
   };
@@ -239,4 +239,17 @@ function boundMethod(
   const bound = fn.bind(target);
   cache.set(prop, { fn, bound });
   return bound;
+}
+
+/**
+ * A statement that mentions a timeout (`SET statement_timeout`, `lock_timeout`, ...) makes the
+ * clean-up switch the timeouts off first, so they cannot cancel it. @internal
+ */
+export function noteTimeouts(config: unknown, session: SessionState): void {
+  const text = typeof config === "string" ? config : (config as { text?: unknown } | null)?.text;
+  if (typeof text === "string") noteTimeoutsIn(text, session);
+}
+
+function noteTimeoutsIn(text: string, session: SessionState): void {
+  if (TIMEOUT_HINT.test(text)) session.timeoutsTouched = true;
 }

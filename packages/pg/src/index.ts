@@ -29,7 +29,13 @@ export type {
   ListenSubscription,
 } from "./listen-api.js";
 export { ListenTimeoutError } from "./listen-api.js";
-export type { LifeguardPgOptions, PgBouncerMode, PoolConfig, ResetMode } from "./options.js";
+export type {
+  LifeguardPgOptions,
+  PgBouncerMode,
+  PipelineQueriesOptions,
+  PoolConfig,
+  ResetMode,
+} from "./options.js";
 export type { PoolTestingOptions } from "./pool.js";
 export { Pool } from "./pool.js";
 export { defaultEvictOnSqlState } from "./sqlstate.js";

@@ -98,6 +98,37 @@ export const lifeguardPgOptionTable = {
         "Multi-host reads: a standby further behind is not used (measured at each recheck).",
     },
   },
+  pipelineQueries: {
+    kind: "object",
+    required: [],
+    canTurnOff: true,
+    defaultsWhenAbsent: false,
+    defaultText: "off",
+    description:
+      "Pipelines session-clean autocommit `pool.query()` calls onto busy connections (docs/pipelining.md).",
+    fields: {
+      depth: {
+        kind: "number",
+        rule: {
+          kind: "integer",
+          min: 1,
+          max: 1000,
+          default: 8,
+          description: "Queries in flight on one connection at most.",
+        },
+      },
+      headOfLineMillis: {
+        kind: "number",
+        rule: {
+          kind: "integer",
+          min: 0,
+          max: 3_600_000,
+          default: 10,
+          description: "A connection whose oldest query has run this long takes no more behind it.",
+        },
+      },
+    },
+  },
   budget: {
     kind: "object",
     required: ["instances"],
@@ -207,12 +238,30 @@ export interface LifeguardPgOptions extends LifeguardOptions {
    * (no limit, lag not measured).
    */
   maxReplicaLagMillis?: number;
+  /**
    * Rotating credentials: an async function returning `{ user?, password, expiresAt? }`, called for
    * the first connect and then ahead of each expiry in the background. Connections never outlive
    * the credentials they opened with, and a rotation retires the old ones gradually. Not with
    * `password` (or a password in `connectionString`). See docs/credentials.md.
    */
   credentials?: CredentialsProvider;
+  /**
+   * Opt-in: autocommit `pool.query()` calls the classifier proves session-clean (reads and DML, no
+   * transaction, no session statement) are written onto connections already busy with other such
+   * queries, up to `depth` in flight each, each with its own Sync so an error stays with its own
+   * query. A connection whose oldest query has run `headOfLineMillis` takes no more behind it.
+   * `pool.connect()` clients, transactions, callbacks and Submittables are never pipelined.
+   * `{}` turns it on with the defaults (depth 8, 10 ms); off by default. See docs/pipelining.md.
+   */
+  pipelineQueries?: PipelineQueriesOptions | false;
+}
+
+/** `pipelineQueries`: how deep a connection's pipeline may get. */
+export interface PipelineQueriesOptions {
+  /** Queries in flight on one connection at most (1–1000, default 8). */
+  depth?: number;
+  /** A connection whose oldest query has run this long takes no more queries behind it (ms, default 10). */
+  headOfLineMillis?: number;
 }
 
 /** Everything `new Pool(config)` accepts: pg.Pool's config plus Lifeguard's options. */
@@ -294,6 +343,9 @@ export interface SplitConfig {
   readonly maxReplicaLagMillis: number;
   readonly pgbouncer: PgBouncerMode;
   readonly namedStatements: boolean;
+  readonly pipelineQueries:
+    | { readonly depth: number; readonly headOfLineMillis: number }
+    | undefined;
   readonly allowExitOnIdle: boolean;
   readonly Client: (new (config?: pg.ClientConfig) => pg.Client) | undefined;
   readonly onConnect: ((client: pg.Client) => unknown) | undefined;
@@ -395,6 +447,17 @@ export function splitConfig(config: PoolConfig): SplitConfig {
     record["namedStatements"],
     table.namedStatements,
   ) as boolean;
+  const pipelineQueries = checkOption(
+    "pipelineQueries",
+    record["pipelineQueries"],
+    table.pipelineQueries,
+  ) as SplitConfig["pipelineQueries"] | false;
+  if (pipelineQueries !== undefined && pipelineQueries !== false && pgbouncer === "transaction") {
+    throw new InvalidOptionError(
+      "pipelineQueries",
+      `Options "pipelineQueries" and "pgbouncer": "transaction" conflict: PgBouncer in transaction mode may hand each Sync's queries to a different server connection, so a pipeline's order and its errors are not the server's to keep. Remove "pipelineQueries", or use PgBouncer's session mode.`,
+    );
+  }
   const allowExitOnIdle = checkOption(
     "allowExitOnIdle",
     record["allowExitOnIdle"],
@@ -438,6 +501,7 @@ export function splitConfig(config: PoolConfig): SplitConfig {
     ) as number,
     pgbouncer,
     namedStatements,
+    pipelineQueries: pipelineQueries === false ? undefined : pipelineQueries,
     allowExitOnIdle,
     Client: record["Client"] as SplitConfig["Client"],
     onConnect: record["onConnect"] as SplitConfig["onConnect"],

@@ -51,7 +51,7 @@ interface ClientInternals {
 }
 
 interface ConnectionInternals extends EventEmitter {
-  stream?: { destroy?: () => void; destroyed?: boolean };
+  stream?: { destroy?: () => void; destroyed?: boolean; cork?: () => void; uncork?: () => void };
   parsedStatements?: Record<string, unknown>;
   submittedNamedStatements?: Record<string, unknown>;
 }
@@ -82,6 +82,24 @@ export function awaitsReadyForQuery(client: pg.Client): boolean {
 /** pg's pipeline mode (`pipeline: true` in the client config): statements are written at once. */
 export function isPipelined(client: pg.Client): boolean {
   return internals(client).pipeline === true;
+}
+
+/**
+ * Switches pg's pipeline mode on a connected client (pipelineQueries). pg reads the flag on every
+ * query and ReadyForQuery, so it may go on at any time; it may go off only while the client is
+ * quiet, since pg's ordinary mode does not look at the queries already written.
+ */
+export function setPipelined(client: pg.Client, on: boolean): void {
+  internals(client).pipeline = on;
+}
+
+/** Holds the socket's writes in memory until {@link uncorkSocket}: one packet for a tick's queries. */
+export function corkSocket(client: pg.Client): void {
+  internals(client).connection?.stream?.cork?.();
+}
+
+export function uncorkSocket(client: pg.Client): void {
+  internals(client).connection?.stream?.uncork?.();
 }
 
 /** Drops the socket at once: for dead, blackholed or abandoned connections. */

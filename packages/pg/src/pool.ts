@@ -19,7 +19,7 @@ import pg from "pg";
 import { brandLifeguardPool } from "./brand.js";
 import { BudgetCheck } from "./budget.js";
 import type { LifeguardPoolClient } from "./client-handle.js";
-import { createClientHandle, endHandle } from "./client-handle.js";
+import { createClientHandle, endHandle, noteTimeouts } from "./client-handle.js";
 import type { HostRegistry } from "./cluster/host-registry.js";
 import type { ClusterRoute } from "./cluster/multi-host.js";
 import { kClusterRoute, multiHostSetup } from "./cluster/multi-host.js";
@@ -33,9 +33,12 @@ import { Listener } from "./listener.js";
 import type { PoolConfig } from "./options.js";
 import { splitConfig } from "./options.js";
 import { setPoolEnding, setRef } from "./pg-internals.js";
+import { pipelineEligibility } from "./pipeline-eligibility.js";
 import { publishIdleError, publishSessionCleaned, publishWarning } from "./pool-events.js";
+import { QueryPipeline } from "./query-pipeline.js";
 import { passwordInUrl } from "./redact.js";
 import { releaseOptionsFor } from "./release-verdict.js";
+import type { SessionState } from "./session.js";
 import { sessionOf } from "./session.js";
 import { sqlStateClassifier } from "./sqlstate.js";
 import { trackedClientClass } from "./tracked-client.js";
@@ -79,8 +82,20 @@ export class Pool extends pg.Pool {
   readonly #now: () => number;
   /** A multi-host connection string's hosts, owned by this pool (a Cluster owns its own). */
   readonly #hosts: HostRegistry | undefined;
-  /** Borrows asked for before `end()`: it lets them finish (pg.Pool runs work accepted before it). */
-  readonly #borrowing = new Set<Promise<unknown>>();
+  /**
+   * Work accepted before `end()` and not finished (borrows, and queries with their whole run):
+   * `end()` lets it finish, as pg.Pool runs work accepted before it. A count, not a set of
+   * promises: `pool.query()` is the hot path.
+   */
+  #accepted = 0;
+  /** Set while `close()` waits for the accepted work: called when the count reaches 0. */
+  #drained: (() => void) | undefined;
+  /** Connections lent or being borrowed, by every path: the pipeline's guess at a free one. */
+  #out = 0;
+  /** Borrows in flight outside the pipeline (`connect()`, unpipelined queries). */
+  #othersBorrowing = 0;
+  /** `pipelineQueries`, when on. */
+  readonly #pipeline: QueryPipeline | undefined;
   #ending = false;
   readonly #release = (lease: Lease<pg.Client>, error: unknown, handle: LifeguardPoolClient) =>
     this.#releaseHandle(lease, error, handle);
@@ -209,6 +224,31 @@ export class Pool extends pg.Pool {
       split.core.shutdownTimeoutMillis ?? numberOptions.shutdownTimeoutMillis.default;
     this.options.max = this.lifeguard.stats().max;
     this.#hosts?.start();
+    this.#pipeline =
+      split.pipelineQueries === undefined
+        ? undefined
+        : new QueryPipeline(split.pipelineQueries, {
+            acquire: () => {
+              this.#out++;
+              return this.lifeguard.acquire(undefined).then(undefined, (error: unknown) => {
+                this.#out--;
+                throw error;
+              });
+            },
+            release: (lease, error) => {
+              this.#out--;
+              if (error === undefined) lease.release();
+              else lease.release(releaseOptionsFor(lease.connection, error, this.#connector));
+            },
+            retires: (client, error) =>
+              releaseOptionsFor(client, error, this.#connector) !== undefined ||
+              sessionOf(client)?.broken === true,
+            hasRoom: () => this.#out < this.options.max,
+            othersWaiting: () => this.#othersBorrowing > 0,
+            compatible: pgPoolCompatible,
+            now: this.#now,
+            clientPipelined: (split.client as { pipeline?: unknown }).pipeline === true,
+          });
     this.#listener = new Listener({
       poolName: () => this.lifeguard.name,
       Client: multiHost?.ListenClient ?? split.Client ?? pg.Client,
@@ -337,7 +377,10 @@ export class Pool extends pg.Pool {
     }
     // pg would find this out only after a connection was borrowed
     const invalid = checkQueryConfig(config);
-    const running = invalid === undefined ? this.#query(config, values) : Promise.reject(invalid);
+    const running =
+      invalid === undefined
+        ? this.#query(config, values, typeof callback !== "function")
+        : Promise.reject(invalid);
     if (typeof callback !== "function") return running;
     // outside the promise chain: a throw in the callback is an uncaughtException, as with pg.Pool
     running.then(
@@ -367,25 +410,29 @@ export class Pool extends pg.Pool {
     const timeout = options?.timeoutMillis ?? this.#shutdownTimeout;
     const startedAt = this.#now();
     // borrows asked for before end() are served first (bounded by the same shutdown timeout)
-    const accepted = [...this.#borrowing];
+    const accepted = this.#accepted;
     const waited =
-      accepted.length === 0
+      accepted === 0
         ? Promise.resolve()
         : new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, timeout);
             timer.unref();
-            void Promise.allSettled(accepted).then(() => {
+            this.#drained = () => {
               clearTimeout(timer);
               resolve();
-            });
+            };
           });
     // the LISTEN connection is outside the lending pool: it closes beside it
     const listenerClosed = this.#listener.close();
     this.#credentials?.close();
     return waited
+      .then(() => {
+        // queries still waiting for a pipelined connection when end() stopped waiting
+        this.#pipeline?.rejectQueued(pgPoolCompatible(new PoolClosedError(this.lifeguard.name)));
+      })
       .then(() =>
         this.lifeguard.close(
-          accepted.length === 0
+          accepted === 0
             ? options
             : { timeoutMillis: Math.max(0, Math.floor(timeout - (this.#now() - startedAt))) },
         ),
@@ -432,23 +479,33 @@ export class Pool extends pg.Pool {
   #acquire(options: AcquireOptions | undefined): Promise<LifeguardPoolClient> {
     if (this.#ending)
       return Promise.reject(pgPoolCompatible(new PoolClosedError(this.lifeguard.name)));
+    this.#accepted++;
     const borrowing = this.#borrow(options);
-    // a query's whole run counts as accepted work, not only its borrow
-    this.#borrowing.add(borrowing);
-    void borrowing.then(
-      () => this.#borrowing.delete(borrowing),
-      () => this.#borrowing.delete(borrowing),
-    );
+    void borrowing.then(this.#settled, this.#settled);
     return borrowing;
   }
+
+  /** One piece of accepted work finished. */
+  readonly #settled = (): void => {
+    if (--this.#accepted === 0 && this.#drained !== undefined) {
+      const drained = this.#drained;
+      this.#drained = undefined;
+      drained();
+    }
+  };
 
   async #borrow(options: AcquireOptions | undefined): Promise<LifeguardPoolClient> {
     for (;;) {
       let lease: Lease<pg.Client>;
+      this.#out++;
+      this.#othersBorrowing++;
       try {
         lease = await this.lifeguard.acquire(options);
       } catch (error) {
+        this.#out--;
         throw pgPoolCompatible(error);
+      } finally {
+        this.#othersBorrowing--;
       }
       const client = lease.connection;
       const session = sessionOf(client);
@@ -458,6 +515,7 @@ export class Pool extends pg.Pool {
       if (session?.pendingClean !== undefined) await session.pendingClean;
       if (session?.broken === true) {
         // it failed or ran out of time: the connection is closed and another one is borrowed
+        this.#out--;
         lease.release({ destroy: true });
         continue;
       }
@@ -477,14 +535,45 @@ export class Pool extends pg.Pool {
     if (this.listenerCount("release") > 0)
       this.emit("release", error instanceof Error ? error : undefined, handle);
     endHandle(handle, lease.connection);
+    this.#out--;
     if (error === undefined || error === null || error === false) lease.release();
     else lease.release(releaseOptionsFor(lease.connection, error, this.#connector));
+    this.#pipeline?.wake();
   }
 
-  async #query(config: unknown, values: unknown): Promise<unknown> {
-    if (this.#ending) throw pgPoolCompatible(new PoolClosedError(this.lifeguard.name));
-    // borrowed directly, not through #acquire: `running` below stands for the borrow too
-    const running = this.#borrow(undefined).then(async (client) => {
+  #query(config: unknown, values: unknown, mayPipeline: boolean): Promise<unknown> {
+    if (this.#ending)
+      return Promise.reject(pgPoolCompatible(new PoolClosedError(this.lifeguard.name)));
+    this.#accepted++;
+    let running: Promise<unknown>;
+    if (
+      isSubmittable(config) ||
+      this.listenerCount("acquire") > 0 ||
+      this.listenerCount("release") > 0
+    ) {
+      running = this.#queryThroughHandle(config, values);
+    } else {
+      // without 'acquire'/'release' listeners nobody can see the client: no handle is made for it
+      const pipeline = this.#pipeline;
+      const eligibility =
+        pipeline !== undefined && mayPipeline ? pipelineEligibility(config) : "never";
+      running =
+        pipeline === undefined || eligibility === "never"
+          ? new Promise<unknown>((resolve, reject) =>
+              this.#queryLeased(config, values, resolve, reject),
+            )
+          : new Promise<unknown>((resolve, reject) =>
+              pipeline.submit(config, values, eligibility, resolve, reject),
+            );
+    }
+    // end() waits for the query, not only for its borrow
+    void running.then(this.#settled, this.#settled);
+    return running;
+  }
+
+  /** `pool.query()` the way `pool.connect()` lends: a handle that 'acquire'/'release' listeners get. */
+  #queryThroughHandle(config: unknown, values: unknown): Promise<unknown> {
+    return this.#borrow(undefined).then(async (client) => {
       let result: unknown;
       try {
         result = await runQuery(client, config, values);
@@ -495,14 +584,91 @@ export class Pool extends pg.Pool {
       client.release();
       return result;
     });
-    // end() waits for the query, not only for its borrow
-    this.#borrowing.add(running);
-    void running.then(
-      () => this.#borrowing.delete(running),
-      () => this.#borrowing.delete(running),
-    );
-    return running;
   }
+
+  /**
+   * `pool.query()` on the lease's connection itself: the same steps as {@link #borrow}, a query
+   * and {@link #releaseHandle}, without the handle (a Proxy and its bookkeeping per query).
+   */
+  #queryLeased(
+    config: unknown,
+    values: unknown,
+    resolve: (result: unknown) => void,
+    reject: (error: unknown) => void,
+  ): void {
+    this.#out++;
+    this.#othersBorrowing++;
+    this.lifeguard.acquire(undefined).then(
+      (lease) => {
+        this.#othersBorrowing--;
+        const session = sessionOf(lease.connection);
+        setRef(lease.connection, true);
+        if (session?.pendingClean === undefined)
+          this.#runLeased(lease, session, config, values, resolve, reject);
+        else
+          void session.pendingClean.then(() =>
+            this.#runLeased(lease, session, config, values, resolve, reject),
+          );
+      },
+      (error: unknown) => {
+        this.#othersBorrowing--;
+        this.#out--;
+        reject(pgPoolCompatible(error));
+      },
+    );
+  }
+
+  #runLeased(
+    lease: Lease<pg.Client>,
+    session: SessionState | undefined,
+    config: unknown,
+    values: unknown,
+    resolve: (result: unknown) => void,
+    reject: (error: unknown) => void,
+  ): void {
+    const client = lease.connection;
+    if (session !== undefined) {
+      if (session.broken) {
+        // its clean-up failed or ran out of time: the connection is closed, another one borrowed
+        this.#out--;
+        lease.release({ destroy: true });
+        this.#queryLeased(config, values, resolve, reject);
+        return;
+      }
+      session.leased = true;
+      noteTimeouts(config, session);
+    }
+    const done = (error: Error | null | undefined, result: unknown) => {
+      this.#out--;
+      if (error) {
+        lease.release(releaseOptionsFor(client, error, this.#connector));
+        reject(error);
+      } else {
+        lease.release();
+        resolve(result);
+      }
+      this.#pipeline?.wake();
+    };
+    try {
+      (client.query as unknown as RawQuery).call(client, config, values, done);
+    } catch (error) {
+      done(error instanceof Error ? error : new Error(String(error)), undefined);
+    }
+  }
+}
+
+type RawQuery = (
+  config: unknown,
+  values: unknown,
+  callback: (error: Error | null | undefined, result: unknown) => void,
+) => void;
+
+function isSubmittable(config: unknown): boolean {
+  return (
+    typeof config === "object" &&
+    config !== null &&
+    typeof (config as { submit?: unknown }).submit === "function"
+  );
 }
 
 /**
