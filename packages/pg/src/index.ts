@@ -13,13 +13,13 @@ export type { HostRole, HostSnapshot } from "./cluster/host-state.js";
 export { isProvablyReadOnly } from "./cluster/read-only-statement.js";
 export type { LoadBalanceHosts, TargetSessionAttrs } from "./cluster/target.js";
 export { defineLifeguardConfig, lifeguardConfigFromEnv } from "./config.js";
-export { HostRoleMismatchError, NoMatchingHostError, WriteOnReaderError } from "./errors.js";
 export type {
   Credentials,
   CredentialsContext,
   CredentialsProvider,
 } from "./credentials-api.js";
 export { CredentialsUnavailableError } from "./credentials-api.js";
+export { HostRoleMismatchError, NoMatchingHostError, WriteOnReaderError } from "./errors.js";
 export type { SharedPoolOptions } from "./hot-reload.js";
 export type {
   ListenGap,
