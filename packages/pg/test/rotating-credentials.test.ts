@@ -339,4 +339,73 @@ describe("passwords rotated with ALTER ROLE under load", () => {
     const probe = new pg.Client({ ...target(), user, password });
     await expect(probe.connect()).rejects.toMatchObject({ code: "28P01" });
   });
+
+  it("one role, ALTER ROLE first and the provider's next answer after: 0 failed queries at concurrency 64", async () => {
+    const LIFETIME = 1000;
+    const ROTATIONS = 5;
+    let password = newPassword();
+    await setPassword("rot_a", password);
+    const issued = new Map<string, number>();
+    const sent: { password: string; at: number }[] = [];
+    const credentials = (): Credentials => {
+      const expiresAt = Date.now() + LIFETIME;
+      issued.set(password, Math.max(issued.get(password) ?? 0, expiresAt));
+      return { user: "rot_a", password, expiresAt };
+    };
+    class RecordingClient extends pg.Client {
+      // biome-ignore lint/suspicious/noExplicitAny: pg's overloads, passed through unchanged
+      override connect(...args: any[]): any {
+        const self = this as unknown as { password: unknown };
+        const ask = self.password as () => Promise<string>;
+        self.password = async () => {
+          const value = await ask();
+          sent.push({ password: value, at: Date.now() });
+          return value;
+        };
+        // biome-ignore lint/suspicious/noExplicitAny: see above
+        return (super.connect as (...a: any[]) => unknown)(...args);
+      }
+    }
+    const pool = new Pool({
+      ...target(),
+      Client: RecordingClient,
+      max: 10,
+      acquireTimeoutMillis: 30_000,
+      credentials,
+    });
+    pools.push(pool);
+    let failed = 0;
+    let done = 0;
+    let stop = false;
+    const worker = async () => {
+      while (!stop) {
+        try {
+          await pool.query("select 1");
+          done++;
+        } catch {
+          failed++;
+        }
+      }
+    };
+    const workers = Array.from({ length: 64 }, worker);
+    // the rotation: the old password stops working at once; the provider answers with the new one
+    for (let i = 0; i < ROTATIONS; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      const next = newPassword();
+      await setPassword("rot_a", next);
+      password = next;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    stop = true;
+    await Promise.all(workers);
+
+    expect(failed).toBe(0);
+    expect(done).toBeGreaterThan(0);
+    expect(pool.stats().connector?.["credentialRotations"]).toBeGreaterThanOrEqual(ROTATIONS);
+    // connects that sent the password just replaced were refused, and the next one fetched anew
+    expect(pool.stats().counters.createErrors).toBeGreaterThan(0);
+    for (const attempt of sent) {
+      expect(attempt.at).toBeLessThan(issued.get(attempt.password) as number);
+    }
+  });
 });
