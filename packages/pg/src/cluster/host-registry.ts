@@ -103,14 +103,18 @@ export class HostRegistry {
   #pick(target: TargetSessionAttrs, lagLimited: boolean): HostRecord | undefined {
     const order = this.#order();
     const max = this.#o.maxReplicaLagMillis;
-    // hosts in order, as libpq tries them: a host whose role is not known yet is learned before
-    // any host after it is chosen. A host whose connects failed is used again only once a
-    // recheck reached it: a connection sent there on the chance would fail the pool's connect
-    // (and its back-off) again.
+    // hosts in order, as libpq tries them: with `load_balance_hosts=disable` a host whose role is
+    // not known yet is learned before any host after it is chosen (in a random order, any known
+    // match will do). A host whose connects failed is used again only once a recheck reached it:
+    // a connection sent there on the chance would fail the pool's connect (and back-off) again.
+    const inOrder = this.#o.loadBalanceHosts === "disable";
     const first = (accepts: (r: HostRecord) => boolean): HostRecord | null | undefined => {
       for (const r of order) {
         if (r.down) continue;
-        if (r.role === undefined) return null;
+        if (r.role === undefined) {
+          if (inOrder) return null;
+          continue;
+        }
         if (accepts(r)) return r;
       }
       return undefined;
@@ -118,8 +122,10 @@ export class HostRegistry {
     const usable = (r: HostRecord) => hostMatches(r, target, lagLimited, max);
     if (target !== "prefer-standby") return first(usable) ?? undefined;
     const standby = first((r) => usable(r) && r.isStandby());
-    // null: a host not known yet may be a standby
-    return standby === undefined ? (first(usable) ?? undefined) : (standby ?? undefined);
+    if (standby !== undefined) return standby ?? undefined; // null: wait for an unknown host
+    // no standby known: one not learned yet may be a standby
+    if (order.some((r) => !r.down && r.role === undefined)) return undefined;
+    return first(usable) ?? undefined;
   }
 
   #order(): HostRecord[] {
