@@ -36,6 +36,8 @@ export class HostRegistry {
   #round: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Wakes the connects waiting for a host to match when a role is learned. */
+  #changed: { promise: Promise<void>; resolve: () => void } | undefined;
 
   constructor(options: HostRegistryOptions) {
     this.#o = options;
@@ -80,7 +82,7 @@ export class HostRegistry {
   ): Promise<HostRecord> {
     for (let round = 0; ; round++) {
       const now = this.#now();
-      const chosen = this.#pick(target, lagLimited, now);
+      const chosen = this.#pick(target, lagLimited);
       if (chosen !== undefined) {
         // a role learned long ago is still used, and learned again beside it
         if (now - chosen.learnedAt > this.#o.recheckMillis) void this.refresh().catch(noop);
@@ -91,20 +93,39 @@ export class HostRegistry {
       if (this.#closed || abandoned()) throw this.#noMatch(target, "the connect was abandoned");
       if (round > 0) {
         if (now + NO_MATCH_POLL_MILLIS > deadline) throw this.#noMatch(target, "time ran out");
-        await sleep(NO_MATCH_POLL_MILLIS);
+        // a session already open may hear of a promotion first (in_hot_standby flips)
+        await Promise.race([sleep(NO_MATCH_POLL_MILLIS), this.#nextChange()]);
       }
-      await this.refresh();
+      await Promise.race([this.refresh(), this.#nextChange()]);
     }
   }
 
-  #pick(target: TargetSessionAttrs, lagLimited: boolean, now: number): HostRecord | undefined {
+  #pick(target: TargetSessionAttrs, lagLimited: boolean): HostRecord | undefined {
     const order = this.#order();
     const max = this.#o.maxReplicaLagMillis;
-    const usable = (r: HostRecord) => !r.skipped(now) && hostMatches(r, target, lagLimited, max);
-    if (target === "prefer-standby") {
-      return order.find((r) => usable(r) && r.isStandby()) ?? order.find(usable);
-    }
-    return order.find(usable);
+    // hosts in order, as libpq tries them: with `load_balance_hosts=disable` a host whose role is
+    // not known yet is learned before any host after it is chosen (in a random order, any known
+    // match will do). A host whose connects failed is used again only once a recheck reached it:
+    // a connection sent there on the chance would fail the pool's connect (and back-off) again.
+    const inOrder = this.#o.loadBalanceHosts === "disable";
+    const first = (accepts: (r: HostRecord) => boolean): HostRecord | null | undefined => {
+      for (const r of order) {
+        if (r.down) continue;
+        if (r.role === undefined) {
+          if (inOrder) return null;
+          continue;
+        }
+        if (accepts(r)) return r;
+      }
+      return undefined;
+    };
+    const usable = (r: HostRecord) => hostMatches(r, target, lagLimited, max);
+    if (target !== "prefer-standby") return first(usable) ?? undefined;
+    const standby = first((r) => usable(r) && r.isStandby());
+    if (standby !== undefined) return standby ?? undefined; // null: wait for an unknown host
+    // no standby known: one not learned yet may be a standby
+    if (order.some((r) => !r.down && r.role === undefined)) return undefined;
+    return first(usable) ?? undefined;
   }
 
   #order(): HostRecord[] {
@@ -146,14 +167,35 @@ export class HostRegistry {
     }
   }
 
+  #nextChange(): Promise<void> {
+    if (this.#changed === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      this.#changed = { promise, resolve };
+    }
+    return this.#changed.promise;
+  }
+
   /** A connection (or a recheck) reported the host's role: remember it, retire what no longer fits. */
   learned(record: HostRecord, role: ServerRole): void {
+    const changed =
+      record.down ||
+      record.role === undefined ||
+      record.role.hotStandby !== role.hotStandby ||
+      record.role.readOnly !== role.readOnly;
     record.role = role;
     record.learnedAt = this.#now();
     record.failures = 0;
     record.retryAt = 0;
     record.lastError = undefined;
     this.#retireMismatched(record);
+    if (changed && this.#changed !== undefined) {
+      const { resolve } = this.#changed;
+      this.#changed = undefined;
+      resolve();
+    }
   }
 
   /** A connect to the host failed: skip it, with a back-off, until it answers again. */

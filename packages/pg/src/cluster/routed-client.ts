@@ -118,7 +118,7 @@ export function routedClientClass(Base: ClientClass, route: Route): ClientClass 
       const state = this[kRouted];
       const reported = (this as unknown as { [kReported]: ReportedRole })[kReported];
       // gives up a little before the acquire does, so its error is the acquire's cause
-      const deadline = performance.now() + Math.max(0, route.waitMillis - 200);
+      const deadline = performance.now() + Math.max(route.waitMillis - 200, route.waitMillis / 2);
       registry
         .choose(target, lagLimited, deadline, () => socketDestroyed(self))
         .then(
