@@ -9,6 +9,7 @@ import type { PoolTestingOptions } from "../pool.js";
 import { Pool } from "../pool.js";
 import { defaultEvictOnSqlState } from "../sqlstate.js";
 import { textOf } from "../tracked-client.js";
+import type { Endpoints } from "./endpoints.js";
 import { endpointsOf } from "./endpoints.js";
 import type { HostRegistry } from "./host-registry.js";
 import type { HostSnapshot } from "./host-state.js";
@@ -109,21 +110,17 @@ export class Cluster {
       );
     }
     const split = splitConfig(shared);
-    const endpoints = endpointsOf(split.client as Record<string, unknown>, true);
-    if (endpoints === undefined) {
+    const endpoints = endpointsOf(split.client as Record<string, unknown>, true) as Endpoints;
+    if (endpoints.targetSessionAttrs !== "any") {
       throw new InvalidOptionError(
         "connectionString",
-        "new Cluster(config): name the hosts, in a connection string (postgres://user@h1:5432,h2:5432/db) or as host: 'h1,h2' with port: '5432,5432'.",
+        `target_session_attrs=${endpoints.targetSessionAttrs} is for a single Pool; a Cluster has two: use the options "writerTarget" and "readerTarget".`,
       );
     }
-    if (endpoints.targetSessionAttrs !== undefined) {
-      throw new InvalidOptionError(
-        "connectionString",
-        `The connection string's target_session_attrs=${endpoints.targetSessionAttrs} is for a single Pool; a Cluster has two: use the options "writerTarget" and "readerTarget".`,
-      );
-    }
+    // reads spread over the standbys unless told otherwise
     const loadBalanceHosts: LoadBalanceHosts =
-      split.loadBalanceHosts ?? endpoints.loadBalanceHosts ?? "random";
+      split.loadBalanceHosts ??
+      (endpoints.loadBalanceHosts === "disable" ? "random" : endpoints.loadBalanceHosts);
     this.#registry = createRegistry(
       split.Client ?? pg.Client,
       endpoints.config as pg.ClientConfig,

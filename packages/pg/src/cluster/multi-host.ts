@@ -1,4 +1,3 @@
-import { InvalidOptionError } from "@lifeguard/core";
 import pg from "pg";
 import type { SplitConfig } from "../options.js";
 import { endpointsOf } from "./endpoints.js";
@@ -49,34 +48,21 @@ export function multiHostSetup(
   split: SplitConfig,
   route: ClusterRoute | undefined,
 ): MultiHostSetup | undefined {
-  const given = split.targetSessionAttrs !== undefined || split.loadBalanceHosts !== undefined;
   const endpoints = endpointsOf(
-    split.client as Record<string, unknown>,
-    given || route !== undefined,
+    {
+      ...(split.client as Record<string, unknown>),
+      targetSessionAttrs: split.targetSessionAttrs,
+      loadBalanceHosts: split.loadBalanceHosts,
+    },
+    route !== undefined,
   );
   if (endpoints === undefined) return undefined;
   const Base = split.Client ?? pg.Client;
   const clientConfig = endpoints.config as pg.ClientConfig;
-  let registry: HostRegistry;
-  let target: TargetSessionAttrs;
-  if (route !== undefined) {
-    registry = route.registry;
-    target = route.target;
-  } else {
-    target = agree(
-      "targetSessionAttrs",
-      split.targetSessionAttrs,
-      endpoints.targetSessionAttrs,
-      "any",
-    );
-    const loadBalanceHosts = agree(
-      "loadBalanceHosts",
-      split.loadBalanceHosts,
-      endpoints.loadBalanceHosts,
-      "disable",
-    ) as LoadBalanceHosts;
-    registry = createRegistry(Base, clientConfig, endpoints.hosts, split, loadBalanceHosts);
-  }
+  const target = route?.target ?? endpoints.targetSessionAttrs;
+  const registry =
+    route?.registry ??
+    createRegistry(Base, clientConfig, endpoints.hosts, split, endpoints.loadBalanceHosts);
   const Client = routedClientClass(Base, {
     registry,
     target,
@@ -118,20 +104,4 @@ export function createRegistry(
     probe: (address, measureLag) =>
       probeHost(Base, clientConfig, address, { timeoutMillis, measureLag }),
   });
-}
-
-/** An option and the connection string's parameter of the same meaning must not disagree. */
-function agree<T extends string>(
-  option: string,
-  fromOption: T | undefined,
-  fromString: T | undefined,
-  fallback: T,
-): T {
-  if (fromOption !== undefined && fromString !== undefined && fromOption !== fromString) {
-    throw new InvalidOptionError(
-      option,
-      `Option "${option}" (${JSON.stringify(fromOption)}) and the connection string's ${option === "targetSessionAttrs" ? "target_session_attrs" : "load_balance_hosts"} (${JSON.stringify(fromString)}) disagree; give one.`,
-    );
-  }
-  return fromOption ?? fromString ?? fallback;
 }

@@ -1,22 +1,8 @@
-/**
- * libpq's `target_session_attrs`: which server a connection may settle on. The values, stated once:
- * the type, the option checks and the reference read them.
- */
-export const targetSessionAttrsValues = [
-  "any",
-  "read-write",
-  "read-only",
-  "primary",
-  "standby",
-  "prefer-standby",
-] as const;
+import type { TargetSessionAttrs } from "./conninfo.js";
 
-/** What a connection must land on (libpq's `target_session_attrs`). */
-export type TargetSessionAttrs = (typeof targetSessionAttrsValues)[number];
-
-/** libpq's `load_balance_hosts`: try the hosts in the order given, or in a random order. */
-export const loadBalanceHostsValues = ["disable", "random"] as const;
-export type LoadBalanceHosts = (typeof loadBalanceHostsValues)[number];
+// the values and types are the connection-string parser's, stated once there
+export type { LoadBalanceHosts, TargetSessionAttrs } from "./conninfo.js";
+export { loadBalanceHostsValues, targetSessionAttrsValues } from "./conninfo.js";
 
 /** One host of a multi-host target. */
 export interface HostAddress {

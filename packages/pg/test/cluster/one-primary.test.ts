@@ -132,7 +132,7 @@ describe("a cluster of one primary and a host that refuses connections", () => {
       () => new Pool({ host: "a,b", user: "u", targetSessionAttrs: "master" as never }),
     ).toThrow(/targetSessionAttrs.*"any", "read-write"/);
     expect(() => new Pool({ host: "a,b,c", port: "1,2", user: "u" })).toThrow(
-      /2 ports for 3 hosts/,
+      /2 ports \("port"\) for 3 hosts/,
     );
     expect(() => new Cluster({ host: "a,b", user: "u", hostRecheckMillis: 5 })).toThrow(
       /hostRecheckMillis/,
