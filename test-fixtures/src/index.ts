@@ -8,4 +8,9 @@ export {
   startFaultProxy,
 } from "./fault-proxy.js";
 export * from "./pgbouncer.js";
-export * from "./replication.js";
+// explicit: they take the place of @lifeguard/embedded's own, which they wrap
+export {
+  type ReplicationClusterOptions,
+  startReplicationCluster,
+  useReplicationCluster,
+} from "./replication.js";

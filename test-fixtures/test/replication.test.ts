@@ -1,6 +1,6 @@
 import pg from "pg";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { type ReplicationCluster, startReplicationCluster } from "../src/replication.js";
+import { type ReplicationCluster, startReplicationCluster } from "../src/index.js";
 
 async function query<T extends pg.QueryResultRow>(
   url: string,

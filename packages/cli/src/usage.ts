@@ -14,6 +14,10 @@ export const commandUsage = {
       --quick                               every phase shorter: about 10 s of phases
       --scenario <name>                     one phase alone: kills, network-cut, leak, restart, down
       --json                                every figure as JSON, nothing else on stdout
+  lifeguard demo --failover [--quick] [--json]
+                                            a primary and a streaming standby (embedded): writes
+                                            and reads through a Lifeguard Cluster and through
+                                            pg.Pools, the primary crashes, the standby is promoted
 `,
   doctor: `  lifeguard doctor [url] [--instances N] [--json]
                                             server limits, connections by application, timeouts

@@ -44,6 +44,7 @@ describe("the lifeguard command", () => {
     [["advise", "--hold-ms", "5"], /--rate is required/],
     [["doctor"], /doctor needs a connection URL/],
     [["frobnicate"], /unknown command "frobnicate"/],
+    [["demo", "--failover", "--scenario", "kills"], /--failover runs on its own/],
     [["advise", "--rate", "1", "--hold-ms", "1", "--bogus"], /Unknown option '--bogus'/],
   ])("%j is a usage error (exit 2) that says what is wrong", (args, message) => {
     const result = lifeguard(...args);
@@ -54,6 +55,7 @@ describe("the lifeguard command", () => {
 
   it.each([
     ["demo", /lifeguard demo \[--quick\] \[--scenario <name>\]/],
+    ["demo", /lifeguard demo --failover \[--quick\] \[--json\]/],
     ["doctor", /lifeguard doctor \[url\]/],
     ["advise", /lifeguard advise --rate <leases\/s> --hold-ms <ms>/],
   ])("%s --help prints its usage and exits 0", (command, line) => {

@@ -22,3 +22,9 @@ export {
   type ServerUser,
   serverUser,
 } from "./process.js";
+export {
+  type ClusterNode,
+  type ReplicationCluster,
+  type ReplicationClusterOptions,
+  startReplicationCluster,
+} from "./replication.js";

@@ -22,9 +22,16 @@ export async function runDemoCommand(args: string[]): Promise<number> {
       json: { type: "boolean" },
       scenario: { type: "string" },
       prisma: { type: "string" },
+      failover: { type: "boolean" },
     },
     strict: true,
   });
+  if (values.failover === true) {
+    if (values.scenario !== undefined || values.prisma !== undefined) {
+      throw new UsageError("--failover runs on its own: leave out --scenario and --prisma");
+    }
+    return await runFailover(values.quick === true, values.json === true);
+  }
   const scenario = values.scenario;
   if (scenario !== undefined && !isScenario(scenario)) {
     throw new UsageError(
@@ -77,6 +84,20 @@ export async function runDemoCommand(args: string[]): Promise<number> {
     for (const started of await Promise.allSettled(servers))
       if (started.status === "fulfilled") await started.value.destroy();
   }
+}
+
+/** `--failover`: always on its own embedded primary and standby (DATABASE_URL is not used). */
+async function runFailover(quick: boolean, json: boolean): Promise<number> {
+  const { formatFailover, runFailoverDemo } = await import("./demo/failover.js");
+  const log = (line: string) => {
+    if (!json) process.stdout.write(`${line}\n`);
+  };
+  if (process.env["DATABASE_URL"] !== undefined) {
+    log("--failover builds its own primary and standby: DATABASE_URL is not used.");
+  }
+  const result = await runFailoverDemo({ quick, log });
+  process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : formatFailover(result));
+  return result.lifeguardRecovered ? 0 : 1;
 }
 
 function isScenario(name: string): name is ScenarioName {
