@@ -4,7 +4,7 @@
  * connection goes back to the pool (reset, next borrower) only once its last query finished.
  * Whether a query went onto a busy connection is read from pg's own queue of queries on the wire.
  */
-import { InvalidOptionError, ManualClock } from "@lifeguard/core";
+import { AcquireTimeoutError, InvalidOptionError, ManualClock } from "@lifeguard/core";
 import { useTestDatabase } from "@lifeguard/test-fixtures";
 import pg from "pg";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -150,6 +150,26 @@ describe("a lease held under a steady load", () => {
     expect(results.map((r) => r.rows[0].n)).toEqual([1, 2, 3]);
     // the third ran on a second lease of the same connection
     expect(pool.stats().counters.acquires).toBe(acquiresBefore + 2);
+  });
+});
+
+describe("a query that cannot be placed", () => {
+  it("fails with the pool's acquire timeout, as without pipelining, when no connection comes back", async () => {
+    const clock = new ManualClock();
+    const pool = pipelined(
+      { clock, acquireTimeoutMillis: 1000 },
+      { depth: 8, headOfLineMillis: 0 },
+    );
+    await onlyClient(pool);
+    const long = pool.query("select pg_sleep(0.3), 1 as n");
+    // headOfLineMillis 0: nothing joins a busy connection, so this one waits for a connection
+    const waiting = pool.query("select 2 as n");
+    const failed = expect(waiting).rejects.toThrow(AcquireTimeoutError);
+    await new Promise((resolve) => setImmediate(resolve));
+    await clock.advance(1000);
+    await failed;
+    await expect(long).resolves.toMatchObject({ rows: [{ n: 1 }] });
+    await expect(pool.query("select 3 as n")).resolves.toMatchObject({ rows: [{ n: 3 }] });
   });
 });
 
