@@ -320,6 +320,16 @@ describe("release semantics", () => {
     expect(rows[0].application_name).not.toBe("dirty");
   });
 
+  it("two end() calls while queries run both finish when the work does", async () => {
+    // a shutdown bound far past the test's timeout: only the work finishing can settle them
+    const pool = pipelined({ shutdownTimeoutMillis: 600_000 });
+    const running = pool.query("select pg_sleep(0.1), 1 as n");
+    const first = pool.end();
+    const second = pool.end();
+    await Promise.all([first, second]);
+    await expect(running).resolves.toMatchObject({ rows: [{ n: 1 }] });
+  });
+
   it("end() waits for pipelined and queued queries accepted before it", async () => {
     const pool = pipelined({}, { depth: 2, headOfLineMillis: 60_000 });
     await onlyClient(pool);
