@@ -88,8 +88,8 @@ export class Pool extends pg.Pool {
    * promises: `pool.query()` is the hot path.
    */
   #accepted = 0;
-  /** Set while `close()` waits for the accepted work: called when the count reaches 0. */
-  #drained: (() => void) | undefined;
+  /** While `close()` waits for the accepted work: settles when the count reaches 0. */
+  #drained: { promise: Promise<void>; resolve: () => void } | undefined;
   /** Connections lent or being borrowed, by every path: the pipeline's guess at a free one. */
   #out = 0;
   /** Borrows in flight outside the pipeline (`connect()`, unpipelined queries). */
@@ -411,16 +411,27 @@ export class Pool extends pg.Pool {
     const startedAt = this.#now();
     // borrows asked for before end() are served first (bounded by the same shutdown timeout)
     const accepted = this.#accepted;
+    let drained: Promise<void> | undefined;
+    if (accepted > 0) {
+      if (this.#drained === undefined) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => {
+          resolve = r;
+        });
+        this.#drained = { promise, resolve };
+      }
+      drained = this.#drained.promise;
+    }
     const waited =
-      accepted === 0
+      drained === undefined
         ? Promise.resolve()
         : new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, timeout);
             timer.unref();
-            this.#drained = () => {
+            void drained.then(() => {
               clearTimeout(timer);
               resolve();
-            };
+            });
           });
     // the LISTEN connection is outside the lending pool: it closes beside it
     const listenerClosed = this.#listener.close();
@@ -488,9 +499,9 @@ export class Pool extends pg.Pool {
   /** One piece of accepted work finished. */
   readonly #settled = (): void => {
     if (--this.#accepted === 0 && this.#drained !== undefined) {
-      const drained = this.#drained;
+      const { resolve } = this.#drained;
       this.#drained = undefined;
-      drained();
+      resolve();
     }
   };
 

@@ -101,17 +101,6 @@ export class QueryPipeline {
     this.host = host;
   }
 
-  /** Queries in flight on connections of the pipeline, and connections it holds (for tests). */
-  get inFlight(): { queries: number; connections: number; queued: number } {
-    let queries = 0;
-    for (const slot of this.slots) queries += slot.inFlight;
-    return {
-      queries,
-      connections: this.slots.length,
-      queued: this.queue.length - this.queueHead,
-    };
-  }
-
   submit(
     config: unknown,
     values: unknown,
@@ -160,9 +149,15 @@ export class QueryPipeline {
     return job;
   }
 
-  /** Borrows connections for the queue: one per waiting query while the pool has room. */
+  /**
+   * Borrows connections for the queue: one per waiting query while the pool has room, and one
+   * even when it has none. That one waits in the engine's queue like any borrower: it is handed
+   * the next connection given back (a pipelined one drains at least every second), and when none
+   * comes within the acquire timeout the oldest waiting query fails with the pool's error, as it
+   * would without pipelining, rather than waiting behind hung queries for ever.
+   */
   private pump(): void {
-    while (this.queued() > this.acquiring && this.host.hasRoom()) {
+    while (this.queued() > this.acquiring && (this.acquiring === 0 || this.host.hasRoom())) {
       this.acquiring++;
       this.host.acquire().then(
         (lease) => this.leased(lease),
@@ -170,6 +165,7 @@ export class QueryPipeline {
           this.acquiring--;
           // the oldest waiting query meets the pool's error (timeout, closed, database down)
           this.shift()?.reject(this.host.compatible(error));
+          this.pump();
         },
       );
     }
@@ -217,6 +213,8 @@ export class QueryPipeline {
     while (this.queued() > this.acquiring && this.accepts(slot, this.peek())) {
       this.send(slot, this.shift() as Job);
     }
+    // what this connection could not take waits on a borrow of its own (bounded by its timeout)
+    if (this.queued() > 0) this.pump();
   }
 
   private peek(): Job | undefined {

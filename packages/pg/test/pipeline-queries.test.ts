@@ -4,7 +4,7 @@
  * connection goes back to the pool (reset, next borrower) only once its last query finished.
  * Whether a query went onto a busy connection is read from pg's own queue of queries on the wire.
  */
-import { InvalidOptionError, ManualClock } from "@lifeguard/core";
+import { AcquireTimeoutError, InvalidOptionError, ManualClock } from "@lifeguard/core";
 import { useTestDatabase } from "@lifeguard/test-fixtures";
 import pg from "pg";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -153,6 +153,26 @@ describe("a lease held under a steady load", () => {
   });
 });
 
+describe("a query that cannot be placed", () => {
+  it("fails with the pool's acquire timeout, as without pipelining, when no connection comes back", async () => {
+    const clock = new ManualClock();
+    const pool = pipelined(
+      { clock, acquireTimeoutMillis: 1000 },
+      { depth: 8, headOfLineMillis: 0 },
+    );
+    await onlyClient(pool);
+    const long = pool.query("select pg_sleep(0.3), 1 as n");
+    // headOfLineMillis 0: nothing joins a busy connection, so this one waits for a connection
+    const waiting = pool.query("select 2 as n");
+    const failed = expect(waiting).rejects.toThrow(AcquireTimeoutError);
+    await new Promise((resolve) => setImmediate(resolve));
+    await clock.advance(1000);
+    await failed;
+    await expect(long).resolves.toMatchObject({ rows: [{ n: 1 }] });
+    await expect(pool.query("select 3 as n")).resolves.toMatchObject({ rows: [{ n: 3 }] });
+  });
+});
+
 describe("each pipelined query keeps its own result", () => {
   it("an error mid-pipeline stays with its own query", async () => {
     const pool = pipelined();
@@ -298,6 +318,16 @@ describe("release semantics", () => {
     client.release();
     const { rows } = await pool.query("show application_name");
     expect(rows[0].application_name).not.toBe("dirty");
+  });
+
+  it("two end() calls while queries run both finish when the work does", async () => {
+    // a shutdown bound far past the test's timeout: only the work finishing can settle them
+    const pool = pipelined({ shutdownTimeoutMillis: 600_000 });
+    const running = pool.query("select pg_sleep(0.1), 1 as n");
+    const first = pool.end();
+    const second = pool.end();
+    await Promise.all([first, second]);
+    await expect(running).resolves.toMatchObject({ rows: [{ n: 1 }] });
   });
 
   it("end() waits for pipelined and queued queries accepted before it", async () => {
