@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { ConnectionBag } from "./bag.js";
 import type { AcquireOptions, EvictOptions } from "./call-options.js";
 import { acquireTimeout, closeTimeout, evictAge, evictSpread } from "./call-options.js";
@@ -116,6 +117,9 @@ export class Pool<C> implements AsyncDisposable {
     this.records = new WaiterRecords(this as WaiterOwner<C>);
     this.leakOn = o.leakDetectionThresholdMillis > 0;
     const closeController = new AbortController();
+    // every release, ping and close in flight listens on it (one per connection at most): more
+    // than EventTarget's default 10 is the pool working, not a leak
+    setMaxListeners(0, closeController.signal);
     const context: ConnectorContext = {
       signal: closeController.signal,
       clock: o.clock,

@@ -4,6 +4,7 @@
  * pg's own `password` function beside pg.Pool, and passwords rotated with ALTER ROLE under load.
  */
 import { randomBytes } from "node:crypto";
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { InvalidOptionError, ManualClock } from "@lifeguard/core";
 import { usePrivateServer } from "@lifeguard/test-fixtures";
 import pg from "pg";
@@ -125,10 +126,22 @@ describe("credentials", () => {
       credentials: () => Promise.reject(cause),
     });
     pools.push(pool);
-    const error = await pool.query("select 1").catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(CredentialsUnavailableError);
-    expect((error as Error).cause).toBe(cause);
-    expect((error as { code?: string }).code).toBe("LIFEGUARD_CREDENTIALS_UNAVAILABLE");
+    // the failed refresh is also reported as a warning (to subscribers; else process.emitWarning)
+    const warnings: string[] = [];
+    const onWarning = (message: unknown) => {
+      const { pool: from, code } = message as { pool: unknown; code: string };
+      if (from === pool.lifeguard) warnings.push(code);
+    };
+    subscribe("lifeguard:pool:warning", onWarning);
+    try {
+      const error = await pool.query("select 1").catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(CredentialsUnavailableError);
+      expect((error as Error).cause).toBe(cause);
+      expect((error as { code?: string }).code).toBe("LIFEGUARD_CREDENTIALS_UNAVAILABLE");
+      expect(warnings).toContain("LIFEGUARD_CREDENTIALS_REFRESH_FAILED");
+    } finally {
+      unsubscribe("lifeguard:pool:warning", onWarning);
+    }
   });
 
   it("credentials the server refuses are fetched again for the next connect", async () => {
