@@ -9,6 +9,8 @@ import {
 } from "@lifeguard/core/internal";
 import type pg from "pg";
 import type { ConnectionBudget } from "./budget.js";
+import type { ServerlessPreset } from "./serverless.js";
+import { serverlessOptionSpec } from "./serverless.js";
 import { defaultEvictOnSqlState, parseEvictOnSqlState } from "./sqlstate.js";
 
 /** The reset modes, stated once: the type, the validation, the environment and the reference read them. */
@@ -57,6 +59,7 @@ export const lifeguardPgOptionTable = {
     default: true,
     description: "`false` sends named queries unnamed.",
   },
+  serverless: serverlessOptionSpec,
   budget: {
     kind: "object",
     required: ["instances"],
@@ -145,6 +148,11 @@ export interface LifeguardPgOptions extends LifeguardOptions {
    * `max_prepared_statements = 0`) in transaction mode. Default true.
    */
   namedStatements?: boolean;
+  /**
+   * A serverless platform's sizes and timeouts (`'lambda'`, `'vercel'`); options given beside it
+   * win. Freeze detection itself is always on. See docs/serverless.md. Default false.
+   */
+  serverless?: ServerlessPreset | false;
 }
 
 /** Everything `new Pool(config)` accepts: pg.Pool's config plus Lifeguard's options. */

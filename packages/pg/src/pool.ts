@@ -24,6 +24,7 @@ import { setPoolEnding, setRef } from "./pg-internals.js";
 import { publishIdleError, publishSessionCleaned, publishWarning } from "./pool-events.js";
 import { passwordInUrl } from "./redact.js";
 import { releaseOptionsFor } from "./release-verdict.js";
+import { withServerlessPreset } from "./serverless.js";
 import { sessionOf } from "./session.js";
 import { sqlStateClassifier } from "./sqlstate.js";
 import { trackedClientClass } from "./tracked-client.js";
@@ -71,7 +72,9 @@ export class Pool extends pg.Pool {
     this.#releaseHandle(lease, error, handle);
 
   constructor(config: PoolConfig & PoolTestingOptions = {}) {
-    const { clock, random, cleanupTimeoutMillis, ...pgConfig } = config;
+    const { clock, random, cleanupTimeoutMillis, ...given } = config;
+    // the preset's values are options like any other from here on (pool.options shows them too)
+    const pgConfig = withServerlessPreset(given);
     const split = splitConfig(pgConfig);
     super(pgConfig as pg.PoolConfig);
     this.#log = split.log ?? noop;
