@@ -103,6 +103,7 @@ export class Pool<C> implements AsyncDisposable {
   private pumping = false;
   private pumpAgain = false;
   private nextId = 1;
+
   /** Everything not touched on the acquire/release path. */
   private readonly cold: ColdState<C>;
 
@@ -144,6 +145,9 @@ export class Pool<C> implements AsyncDisposable {
       housekeeper: new Housekeeper(this.scheduler, {
         onClockLeap: (late) => this.onClockLeap(late),
         sweep: (now) => this.sweep(now),
+        leapAt: (at) => {
+          this.prePing.leapAt = at;
+        },
       }),
       shutdown: new Shutdown<C>(
         {
@@ -450,6 +454,9 @@ export class Pool<C> implements AsyncDisposable {
 
   /** Hands idle connections to waiters, oldest waiter first; pings the ones that need it. */
   private lendIdle(now: number): void {
+    // thawed before the tick ran: every idle connection gets its ping before anyone borrows it
+    // (the fast path declines to lend then: PrePing.needed compares the same reading)
+    if (now >= this.prePing.leapAt) this.cold.housekeeper.runLate(now);
     while (this.waiters.live > 0 && this.bag.idle.length > 0) {
       const entry = this.bag.idle[this.bag.idle.length - 1] as PoolEntry<C>;
       const reason = this.unusable(entry, now);

@@ -26,6 +26,13 @@ export type PingResult = "ok" | "failed" | "timeout";
 export class PrePing<C> {
   /** Round trips in flight. */
   readonly checks = new Set<PingCheck<C>>();
+  /**
+   * A borrow reading the clock at or past this finds the housekeeping tick a leap late: the
+   * process was frozen or starved, and no connection is lent without a ping until the pool has
+   * run the late tick (see housekeeper.ts). Kept here, not on the pool, because {@link needed}
+   * already runs on every borrow: the comparison costs no call of its own.
+   */
+  leapAt = Number.POSITIVE_INFINITY;
   private readonly options:
     | false
     | { readonly bypassWindowMillis: number; readonly timeoutMillis: number };
@@ -65,7 +72,7 @@ export class PrePing<C> {
   needed(entry: PoolEntry<C>, now: number): boolean {
     const options = this.options;
     if (options === false) return false;
-    if (needsPing(entry as PoolEntry<unknown>, options, now)) return true;
+    if (now >= this.leapAt || needsPing(entry as PoolEntry<unknown>, options, now)) return true;
     this.counters.pingBypassed++;
     return false;
   }

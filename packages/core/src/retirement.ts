@@ -92,17 +92,15 @@ export function sweepReason(
 }
 
 /**
- * Whether lending needs a round trip first: the entry is suspect, or it was last proven good
- * `bypassWindowMillis` or longer ago (0 pings every borrow).
+ * Whether lending needs a round trip first (pre-ping on): the entry is suspect, or it was last
+ * proven good `bypassWindowMillis` or longer ago (0 pings every borrow).
  */
 export function needsPing(
   entry: PoolEntry<unknown>,
-  prePing: false | { readonly bypassWindowMillis: number },
+  prePing: { readonly bypassWindowMillis: number },
   now: number,
 ): boolean {
-  return (
-    prePing !== false && (entry.needsPing || now - entry.lastUsedAt >= prePing.bypassWindowMillis)
-  );
+  return entry.needsPing || now - entry.lastUsedAt >= prePing.bypassWindowMillis;
 }
 
 /**

@@ -38,6 +38,8 @@ export type {
 } from "./options.js";
 export type { PoolTestingOptions } from "./pool.js";
 export { Pool } from "./pool.js";
+export type { ServerlessPreset, ServerlessPresetOptions } from "./serverless.js";
+export { serverlessPresets } from "./serverless.js";
 export { defaultEvictOnSqlState } from "./sqlstate.js";
 export type { StatementEffect } from "./statement-classifier.js";
 export { classifyStatement } from "./statement-classifier.js";

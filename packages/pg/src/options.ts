@@ -13,6 +13,8 @@ import type { LoadBalanceHosts, TargetSessionAttrs } from "./cluster/target.js";
 import { loadBalanceHostsValues, targetSessionAttrsValues } from "./cluster/target.js";
 import type { CredentialsProvider } from "./credentials-api.js";
 import { passwordInUrl } from "./redact.js";
+import type { ServerlessPreset } from "./serverless.js";
+import { serverlessOptionSpec } from "./serverless.js";
 import { defaultEvictOnSqlState, parseEvictOnSqlState } from "./sqlstate.js";
 
 /** The reset modes, stated once: the type, the validation, the environment and the reference read them. */
@@ -129,6 +131,7 @@ export const lifeguardPgOptionTable = {
       },
     },
   },
+  serverless: serverlessOptionSpec,
   budget: {
     kind: "object",
     required: ["instances"],
@@ -254,6 +257,11 @@ export interface LifeguardPgOptions extends LifeguardOptions {
    * `{}` turns it on with the defaults (depth 8, 10 ms); off by default. See docs/pipelining.md.
    */
   pipelineQueries?: PipelineQueriesOptions | false;
+  /**
+   * A serverless platform's sizes and timeouts (`'lambda'`, `'vercel'`); options given beside it
+   * win. Freeze detection itself is always on. See docs/serverless.md. Default false.
+   */
+  serverless?: ServerlessPreset | false;
 }
 
 /** `pipelineQueries`: how deep a connection's pipeline may get. */

@@ -39,6 +39,7 @@ import { QueryPipeline } from "./query-pipeline.js";
 import { passwordInUrl } from "./redact.js";
 import { releaseOptionsFor } from "./release-verdict.js";
 import type { SessionState } from "./session.js";
+import { withServerlessPreset } from "./serverless.js";
 import { sessionOf } from "./session.js";
 import { sqlStateClassifier } from "./sqlstate.js";
 import { trackedClientClass } from "./tracked-client.js";
@@ -106,8 +107,10 @@ export class Pool extends pg.Pool {
       random,
       cleanupTimeoutMillis,
       [kClusterRoute]: route,
-      ...pgConfig
+      ...given
     } = config as PoolConfig & PoolTestingOptions & { [kClusterRoute]?: ClusterRoute };
+    // the preset's values are options like any other from here on (pool.options shows them too)
+    const pgConfig = withServerlessPreset(given);
     const split = splitConfig(pgConfig);
     super(pgConfig as pg.PoolConfig);
     this.#log = split.log ?? noop;
