@@ -38,8 +38,8 @@ import { publishIdleError, publishSessionCleaned, publishWarning } from "./pool-
 import { QueryPipeline } from "./query-pipeline.js";
 import { passwordInUrl } from "./redact.js";
 import { releaseOptionsFor } from "./release-verdict.js";
-import type { SessionState } from "./session.js";
 import { withServerlessPreset } from "./serverless.js";
+import type { SessionState } from "./session.js";
 import { sessionOf } from "./session.js";
 import { sqlStateClassifier } from "./sqlstate.js";
 import { trackedClientClass } from "./tracked-client.js";
