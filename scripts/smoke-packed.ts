@@ -45,7 +45,10 @@ try {
   assertIsolated(work);
   step(`pnpm pack: ${packages.map((pkg) => pkg.name).join(", ")}`);
   const tarballs = await packPackages(root, packages, join(work, "tarballs"));
-  const peers = pinnedPeers(packages);
+  const peers = pinnedPeers(
+    packages,
+    examples.map((example) => example.source),
+  );
 
   step(`npm install of the tarballs and ${[...peers].map(([n, v]) => `${n}@${v}`).join(", ")}`);
   await mkdir(app, { mode: 0o755 });

@@ -99,17 +99,24 @@ export async function packPackages(
 }
 
 /**
- * The peer dependencies of the packages (optional ones included), each at the exact version the
- * declaring package pins for its own tests (its devDependencies): the combination the repository
- * tests with.
+ * The peer dependencies of the packages, each at the exact version the declaring package pins for
+ * its own tests (its devDependencies): the combination the repository tests with. An optional peer
+ * is installed only when an example imports it (`@opentelemetry/sdk-metrics` for the OpenTelemetry
+ * example); the others (a credentials provider's cloud SDK) stay out, so the packages are shown to
+ * load without them.
  */
-export function pinnedPeers(packages: readonly PublishablePackage[]): Map<string, string> {
+export function pinnedPeers(
+  packages: readonly PublishablePackage[],
+  exampleSources: readonly string[],
+): Map<string, string> {
   const own = new Set(packages.map((pkg) => pkg.name));
+  const imported = (peer: string) =>
+    exampleSources.some((source) => source.includes(`"${peer}"`) || source.includes(`'${peer}'`));
   const pins = new Map<string, string>();
   for (const pkg of packages) {
     for (const peer of Object.keys(pkg.manifest.peerDependencies ?? {})) {
-      // an optional peer (a credentials provider's cloud SDK) stays out: the package must load without it
-      if (own.has(peer) || pkg.manifest.peerDependenciesMeta?.[peer]?.optional === true) continue;
+      if (own.has(peer)) continue;
+      if (pkg.manifest.peerDependenciesMeta?.[peer]?.optional === true && !imported(peer)) continue;
       const pin = pkg.manifest.devDependencies?.[peer] ?? pkg.manifest.dependencies?.[peer];
       if (pin === undefined || !/^\d+\.\d+\.\d+(-[\w.]+)?$/.test(pin)) {
         throw new Error(
