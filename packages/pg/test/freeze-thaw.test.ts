@@ -48,7 +48,7 @@ async function stopped(pid: number): Promise<void> {
 }
 
 describe("serverless freeze/thaw (SIGSTOP, backends killed, SIGCONT)", () => {
-  it("no error reaches the application; the dead connections are found by pings sent only after the thaw; pg.Pool hands them out", async () => {
+  it("no error reaches the application; the dead connections are found by pings sent only after the thaw; pg.Pool may hand them out", async () => {
     const child = spawn(
       process.execPath,
       ["--import", "tsx", "--conditions=@lifeguard/source", fixture, db.url],
@@ -91,9 +91,11 @@ describe("serverless freeze/thaw (SIGSTOP, backends killed, SIGCONT)", () => {
         timeout: pinged.timeout,
       });
       expect(r.afterAgain.prePings.bypassed).toBeGreaterThan(pinged.bypassed);
-      // the same freeze, the same queries: pg.Pool lends the dead clients
-      expect(r.plain.errors.length).toBeGreaterThan(0);
-      expect(r.plain.errors.join("\n")).toMatch(/terminat/);
+      // the same freeze, the same queries: pg.Pool lends a dead client whenever the queued request
+      // is read before the sockets' end (the order after SIGCONT is the kernel's, so the count varies
+      // from run to run, 0 included); every failure it has is the terminated backend's
+      expect(r.plain.ok + r.plain.errors.length).toBe(12);
+      for (const error of r.plain.errors) expect(error).toMatch(/terminat|Connection terminated/);
     } finally {
       if (child.exitCode === null) {
         process.kill(child.pid as number, "SIGCONT");
