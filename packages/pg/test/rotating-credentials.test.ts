@@ -322,6 +322,8 @@ describe("passwords rotated with ALTER ROLE under load", () => {
           done++;
         } catch {
           failed++;
+          // a pool failing fast would otherwise spin on microtasks and starve the timer that stops us
+          await new Promise((resolve) => setImmediate(resolve));
         }
       }
     };
@@ -400,6 +402,8 @@ describe("passwords rotated with ALTER ROLE under load", () => {
           done++;
         } catch {
           failed++;
+          // a pool failing fast would otherwise spin on microtasks and starve the timer that stops us
+          await new Promise((resolve) => setImmediate(resolve));
         }
       }
     };
