@@ -11,6 +11,7 @@ import type pg from "pg";
 import type { BudgetCheck } from "./budget.js";
 import type { CredentialSource, IssuedCredentials } from "./credentials.js";
 import { applyCredentials } from "./credentials.js";
+import { CredentialsUnavailableError } from "./credentials-api.js";
 import { SessionCleanupTimeoutError } from "./errors.js";
 import type { PgBouncerMode, ResetMode } from "./options.js";
 import {
@@ -82,6 +83,9 @@ export interface PgConnectorOptions {
   readonly random?: (() => number) | undefined;
 }
 
+/** How many times one connect logs in again after its credentials were refused or expired. */
+const STALE_CREDENTIAL_RETRIES = 2;
+
 /** A connection opened with credentials that do not expire, rotated while it connected, retires within this window. */
 const ROTATION_SPREAD_MILLIS = 60_000;
 
@@ -124,10 +128,33 @@ export class PgConnector implements Connector<pg.Client> {
    * `onConnect`, `verify`). The pool's deadline and `end()` abort every stage: the socket is
    * closed at once, even while a hook still runs, so no connection outlives its slot in `max`.
    */
-  async connect({ signal, clock, poolName, connectionLost }: ConnectContext): Promise<pg.Client> {
+  async connect(context: ConnectContext): Promise<pg.Client> {
+    const { signal } = context;
     signal.throwIfAborted();
     this.#o.budget?.throwIfRefused();
-    const issued = this.#o.credentials === undefined ? undefined : await this.#credentials(signal);
+    const source = this.#o.credentials;
+    if (source === undefined) return this.#connectWith(context, undefined);
+    let issued = await this.#credentials(signal);
+    for (let retry = 0; ; retry++) {
+      try {
+        return await this.#connectWith(context, issued);
+      } catch (error) {
+        // a password rotated before its announced expiry, or credentials that expired on the way:
+        // retried with fresh ones inside this connect's deadline, so the waiters keep waiting and
+        // the pool's circuit does not count a rotation as the database failing
+        const why = staleCredentials(error);
+        if (why === undefined || retry === STALE_CREDENTIAL_RETRIES || signal.aborted) throw error;
+        const fresh = await source.renew(issued, why, signal);
+        if (fresh === undefined) throw error;
+        issued = fresh;
+      }
+    }
+  }
+
+  async #connectWith(
+    { signal, clock, poolName, connectionLost }: ConnectContext,
+    issued: IssuedCredentials | undefined,
+  ): Promise<pg.Client> {
     const client = new this.#o.Client(this.#o.clientConfig);
     if (issued !== undefined) {
       applyCredentials(client, issued, clock);
@@ -619,6 +646,14 @@ function markHookError(error: unknown): object {
 
 function isHookError(error: unknown): boolean {
   return error !== null && typeof error === "object" && hookErrors.has(error);
+}
+
+/** Why a connect failed because of the credentials it used, if it did. */
+function staleCredentials(error: unknown): "refused" | "expired" | undefined {
+  if (isAuthenticationFailure(error)) return "refused";
+  // thrown by the password function when pg asked for it after they expired: nothing was sent
+  if (error instanceof CredentialsUnavailableError) return "expired";
+  return undefined;
 }
 
 /** invalid_password (28P01) or invalid_authorization_specification (28000): the login was refused. */

@@ -49,6 +49,11 @@ export const REFRESH_AT_FRACTION = 0.8;
 export const REFRESH_WITHOUT_EXPIRY_MILLIS = 5 * 60_000;
 export const RETRY_MIN_MILLIS = 1000;
 export const RETRY_MAX_MILLIS = 30_000;
+/**
+ * The waits before each fetch that may replace refused credentials: about a second in all, so a
+ * secret store that lags the server is waited for and a wrong password still fails soon.
+ */
+export const RENEW_DELAYS_MILLIS: readonly number[] = [0, 100, 300, 600];
 /** The longest a timer can wait; longer refreshes are re-armed. */
 const MAX_TIMER_MILLIS = 2_147_483_647;
 
@@ -101,7 +106,38 @@ export class CredentialSource {
 
   /** The server refused `issued`: unless newer ones arrived meanwhile, fetch before the next connect. */
   refused(issued: IssuedCredentials): void {
-    if (this.#current === issued) this.#refused = true;
+    // by generation: a fetch that returned the same user and password again is refused with them
+    if (this.#current?.generation === issued.generation) this.#refused = true;
+  }
+
+  /**
+   * Credentials to retry a connect with, after the server refused `stale` (`'refused'`) or they
+   * expired before pg sent them (`'expired'`): a refused login needs another user or password, an
+   * expired one only a later expiry. A store updated just after the server (ALTER ROLE first, the
+   * secret second) gets a few short tries; `undefined` when none helped, so the refusal stands.
+   */
+  async renew(
+    stale: IssuedCredentials,
+    why: "refused" | "expired",
+    signal: AbortSignal,
+  ): Promise<IssuedCredentials | undefined> {
+    for (const delay of RENEW_DELAYS_MILLIS) {
+      if (delay > 0 && !(await sleep(this.#o.clock, delay, signal))) return undefined;
+      if (why === "refused") this.refused(stale);
+      let fresh: IssuedCredentials;
+      try {
+        fresh = await raceAbort(this.get(), signal);
+      } catch {
+        // the provider failed (reported as a warning) or the connect was abandoned
+        return undefined;
+      }
+      const usable =
+        why === "refused"
+          ? fresh.generation !== stale.generation
+          : fresh.expiresAt > this.#o.clock.now();
+      if (usable) return fresh;
+    }
+    return undefined;
   }
 
   /** The pool closed: no more refreshes, and a provider call in flight is told to stop. */
@@ -264,3 +300,38 @@ export function applyCredentials(client: pg.Client, issued: IssuedCredentials, c
 }
 
 function noop(): void {}
+
+/** Waits on the pool's clock; false when `signal` aborted first. */
+function sleep(clock: Clock, millis: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = () => {
+      clock.clearTimeout(handle);
+      resolve(false);
+    };
+    const handle = clock.setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, millis);
+    (handle as { unref?: () => void } | null)?.unref?.();
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** `value`, or a rejection with the abort reason once `signal` aborts. */
+async function raceAbort<T>(value: T | Promise<T>, signal: AbortSignal): Promise<T> {
+  if (!(value instanceof Promise)) return value;
+  signal.throwIfAborted();
+  let onAbort: (() => void) | undefined;
+  try {
+    return await Promise.race([
+      value,
+      new Promise<never>((_, reject) => {
+        onAbort = () => reject(signal.reason);
+        signal.addEventListener("abort", onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);
+  }
+}

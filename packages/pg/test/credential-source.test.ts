@@ -235,6 +235,50 @@ describe("CredentialSource", () => {
     expect(h.source.get()).toBe(next);
   });
 
+  it("renew() after a refusal waits for a store that lags the server, a little, then gives up", async () => {
+    const h = setup();
+    const first = (await h.source.get()) as IssuedCredentials;
+    // the store still answers with the refused password for the first two calls after it
+    let stale = 2;
+    h.next = (now) => ({
+      user: "app",
+      password: stale-- > 0 ? "p1" : "p2",
+      expiresAt: now + 10_000,
+    });
+    const renewing = h.source.renew(first, "refused", new AbortController().signal);
+    await h.clock.advance(400);
+    const fresh = await renewing;
+    expect(fresh?.password).toBe("p2");
+    expect(h.calls).toBe(4);
+
+    // a store that never changes: the refusal stands after four fetches
+    const h2 = setup();
+    const only = (await h2.source.get()) as IssuedCredentials;
+    const giving = h2.source.renew(only, "refused", new AbortController().signal);
+    await h2.clock.advance(1000);
+    expect(await giving).toBeUndefined();
+    expect(h2.calls).toBe(5);
+  });
+
+  it("renew() after expiry takes the same password with a later expiry, and stops on abort", async () => {
+    const h = setup();
+    const first = (await h.source.get()) as IssuedCredentials;
+    await h.clock.advance(10_000);
+    const fresh = await h.source.renew(first, "expired", new AbortController().signal);
+    expect(fresh?.password).toBe("p1");
+    expect(fresh?.expiresAt).toBeGreaterThan(h.clock.now());
+
+    const controller = new AbortController();
+    const giving = h.source.renew(fresh as IssuedCredentials, "refused", controller.signal);
+    await h.clock.advance(50);
+    controller.abort(new Error("deadline"));
+    expect(await giving).toBeUndefined();
+    // the wait was cut short: no fetch after the abort
+    const calls = h.calls;
+    await h.clock.advance(1000);
+    expect(h.calls).toBe(calls);
+  });
+
   it("close() stops the refreshes and aborts the provider's signal", async () => {
     const h = setup();
     await h.source.get();
