@@ -51,6 +51,7 @@ interface ClientInternals {
 }
 
 interface ConnectionInternals extends EventEmitter {
+  ssl?: boolean | Record<string, unknown>;
   stream?: { destroy?: () => void; destroyed?: boolean; cork?: () => void; uncork?: () => void };
   parsedStatements?: Record<string, unknown>;
   submittedNamedStatements?: Record<string, unknown>;
@@ -158,13 +159,26 @@ export function setPoolEnding(pool: pg.Pool, stage: "ending" | "ended"): void {
  * Points a client that has not connected yet at one host of a cluster: pg reads `host`/`port` when
  * it connects (and for cancel requests), and `connectionParameters` for the password file.
  */
-export function pointAt(client: pg.Client, address: { host: string; port: number }): void {
+export function pointAt(
+  client: pg.Client,
+  address: { host: string; port: number; servername?: string | undefined },
+): void {
   const c = internals(client);
   c.host = address.host;
   c.port = address.port;
   if (c.connectionParameters !== undefined) {
     c.connectionParameters.host = address.host;
     c.connectionParameters.port = address.port;
+  }
+  // a numeric hostaddr: TLS checks the certificate against the host name, as libpq does (pg
+  // itself sends no SNI for an address and would check against the address)
+  const connection = c.connection;
+  const ssl = connection?.ssl;
+  if (address.servername !== undefined && connection !== undefined && ssl) {
+    const options = ssl === true ? {} : ssl;
+    if (options["servername"] === undefined) {
+      connection.ssl = { ...options, servername: address.servername };
+    }
   }
 }
 

@@ -45,7 +45,11 @@ export function endpointsOf(
     parsed.targetSessionAttrs !== "any" ||
     parsed.loadBalanceHosts !== "disable";
   if (!multi && !force) return undefined;
-  const hosts = parsed.hosts.map((h) => ({ host: h.hostaddr ?? h.host, port: h.port }));
+  const hosts: HostAddress[] = parsed.hosts.map((h) =>
+    h.hostaddr !== undefined && h.host !== h.hostaddr && !h.host.startsWith("/")
+      ? { host: h.hostaddr, port: h.port, servername: h.host }
+      : { host: h.hostaddr ?? h.host, port: h.port },
+  );
   const first = hosts[0] as HostAddress;
   return {
     hosts,

@@ -50,6 +50,7 @@ export class HostRecord implements HostAddress {
   readonly host: string;
   readonly port: number;
   readonly key: string;
+  readonly servername: string | undefined;
   role: ServerRole | undefined = undefined;
   /** When the role was last learned (from a connection or a recheck). */
   learnedAt = Number.NEGATIVE_INFINITY;
@@ -63,6 +64,7 @@ export class HostRecord implements HostAddress {
   constructor(address: HostAddress) {
     this.host = address.host;
     this.port = address.port;
+    this.servername = address.servername;
     this.key = `${address.host}:${address.port}`;
   }
 

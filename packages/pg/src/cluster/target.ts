@@ -8,6 +8,8 @@ export { loadBalanceHostsValues, targetSessionAttrsValues } from "./conninfo.js"
 export interface HostAddress {
   readonly host: string;
   readonly port: number;
+  /** With a numeric `hostaddr`: the host name TLS verifies the server's certificate against. */
+  readonly servername?: string | undefined;
 }
 
 /**
