@@ -86,6 +86,8 @@ export class HostRegistry {
       if (chosen !== undefined) {
         // a role learned long ago is still used, and learned again beside it
         if (now - chosen.learnedAt > this.#o.recheckMillis) void this.refresh().catch(noop);
+        // counted until the connect ends (opened()), so a burst of connects spreads too
+        chosen.opening++;
         return chosen;
       }
       const reachable = this.records.filter((r) => !r.skipped(now));
@@ -109,12 +111,10 @@ export class HostRegistry {
     // a connection sent there on the chance would fail the pool's connect (and back-off) again.
     const inOrder = this.#o.loadBalanceHosts === "disable";
     const first = (accepts: (r: HostRecord) => boolean): HostRecord | null | undefined => {
+      if (!inOrder) return leastLoaded(order, accepts);
       for (const r of order) {
         if (r.down) continue;
-        if (r.role === undefined) {
-          if (inOrder) return null;
-          continue;
-        }
+        if (r.role === undefined) return null;
         if (accepts(r)) return r;
       }
       return undefined;
@@ -178,8 +178,14 @@ export class HostRegistry {
     return this.#changed.promise;
   }
 
+  /** A connect to `record` that {@link choose} sent there ended, opened or not. */
+  opened(record: HostRecord): void {
+    if (record.opening > 0) record.opening--;
+  }
+
   /** A connection (or a recheck) reported the host's role: remember it, retire what no longer fits. */
   learned(record: HostRecord, role: ServerRole): void {
+    const cameBack = record.down || record.role === undefined;
     const changed =
       record.down ||
       record.role === undefined ||
@@ -191,6 +197,7 @@ export class HostRegistry {
     record.retryAt = 0;
     record.lastError = undefined;
     this.#retireMismatched(record);
+    if (cameBack && this.#o.loadBalanceHosts === "random") this.#rebalance(record);
     if (changed && this.#changed !== undefined) {
       const { resolve } = this.#changed;
       this.#changed = undefined;
@@ -238,6 +245,43 @@ export class HostRegistry {
         );
         if (standby) connection.retire();
       }
+    }
+  }
+
+  /**
+   * A host came (back) into service with `load_balance_hosts=random`: the connections that could
+   * go to it now crowd the other hosts. Enough of them are retired, on their next return, from
+   * the most loaded hosts that `record` gets its share when they are replaced (replacements go to
+   * the least loaded host): the reads spread again without waiting for the lifetime to turn them
+   * over, and without closing everything at once.
+   */
+  #rebalance(record: HostRecord): void {
+    const max = this.#o.maxReplicaLagMillis;
+    const movable = new Map<HostRecord, RoutedConnection[]>();
+    let total = 0;
+    for (const r of this.records) {
+      if (r === record || r.down) continue;
+      const list = [...r.connections].filter(
+        (c) =>
+          hostMatches(record, c.target, c.lagLimited, max) &&
+          // prefer-standby reads only move from a primary to a standby, not the other way
+          (c.target !== "prefer-standby" || record.isStandby() || !r.isStandby()),
+      );
+      if (list.length === 0) continue;
+      movable.set(r, list);
+      total += list.length;
+    }
+    const hosts = movable.size + 1;
+    let deficit = Math.floor((total + record.connections.size) / hosts) - record.connections.size;
+    while (deficit > 0) {
+      let busiest: RoutedConnection[] | undefined;
+      for (const list of movable.values()) {
+        if (busiest === undefined || list.length > busiest.length) busiest = list;
+      }
+      const connection = busiest?.pop();
+      if (connection === undefined) break;
+      connection.retire();
+      deficit--;
     }
   }
 
@@ -289,3 +333,20 @@ function sleep(millis: number): Promise<void> {
 }
 
 const noop = () => {};
+
+/**
+ * The host with the fewest connections open or opening among those that accept, ties broken by
+ * `order` (already shuffled): how `load_balance_hosts=random` spreads a pool's connections. Hosts
+ * whose role is not known yet are passed over.
+ */
+function leastLoaded(
+  order: readonly HostRecord[],
+  accepts: (r: HostRecord) => boolean,
+): HostRecord | undefined {
+  let best: HostRecord | undefined;
+  for (const r of order) {
+    if (r.down || r.role === undefined || !accepts(r)) continue;
+    if (best === undefined || r.load < best.load) best = r;
+  }
+  return best;
+}

@@ -60,12 +60,19 @@ export class HostRecord implements HostAddress {
   lastError: unknown = undefined;
   lagMillis: number | undefined = undefined;
   readonly connections = new Set<RoutedConnection>();
+  /** Connects sent here that have not ended yet. */
+  opening = 0;
 
   constructor(address: HostAddress) {
     this.host = address.host;
     this.port = address.port;
     this.servername = address.servername;
     this.key = `${address.host}:${address.port}`;
+  }
+
+  /** Connections open or being opened here: what least-loaded choice compares. */
+  get load(): number {
+    return this.connections.size + this.opening;
   }
 
   get down(): boolean {

@@ -125,13 +125,21 @@ export function routedClientClass(Base: ClientClass, route: Route): ClientClass 
           (record) => {
             pointAt(self, record);
             state.record = record;
+            let opening = true;
+            const settle = () => {
+              if (!opening) return;
+              opening = false;
+              registry.opened(record);
+            };
             super.connect((error?: Error) => {
               if (error) {
+                settle();
                 registry.failed(record, error);
                 return callback(error);
               }
               void completeRole(self, reported, rawQuery).then(
                 (role) => {
+                  settle();
                   state.connection.role = role;
                   registry.learned(record, role);
                   if (
@@ -148,7 +156,10 @@ export function routedClientClass(Base: ClientClass, route: Route): ClientClass 
                   registry.track(record, state.connection);
                   callback(null, self);
                 },
-                (roleError: Error) => callback(roleError),
+                (roleError: Error) => {
+                  settle();
+                  callback(roleError);
+                },
               );
             });
           },

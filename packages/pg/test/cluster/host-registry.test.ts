@@ -129,4 +129,58 @@ describe("HostRegistry", () => {
     expect(retired).toEqual(["standby"]);
     expect(await choose("read-write")).toBe(1);
   });
+
+  it("load_balance_hosts=random: a burst of connects spreads evenly over the matching hosts", async () => {
+    const { r, choose } = registry(
+      {
+        1: { role: PRIMARY, lagMillis: undefined },
+        2: { role: STANDBY, lagMillis: undefined },
+        3: { role: STANDBY, lagMillis: undefined },
+      },
+      { loadBalance: "random" },
+    );
+    await r.refresh();
+    // eight connects in flight at once (none has ended): each counts where it went
+    const chosen: number[] = [];
+    for (let i = 0; i < 8; i++) chosen.push(await choose("prefer-standby"));
+    expect(chosen.filter((p) => p === 2)).toHaveLength(4);
+    expect(chosen.filter((p) => p === 3)).toHaveLength(4);
+    // a connect that ended no longer counts: the next one goes where it left a gap
+    r.opened(r.records[1] as never);
+    expect(await choose("prefer-standby")).toBe(2);
+  });
+
+  it("load_balance_hosts=random: a standby back in service takes its share of the reads, retired softly from the others", async () => {
+    const { r } = registry(
+      {
+        1: { role: PRIMARY, lagMillis: undefined },
+        2: { role: STANDBY, lagMillis: undefined },
+        3: { role: STANDBY, lagMillis: undefined },
+      },
+      { loadBalance: "random" },
+    );
+    await r.refresh();
+    const [primary, standby2, standby3] = r.records as never as [never, never, never];
+    // standby 3 went down; its reads moved to standby 2 (8 there), the writer's 3 on the primary
+    r.failed(standby3, new Error("connect ECONNREFUSED"));
+    const retired: RoutedConnection[] = [];
+    const connection = (target: TargetSessionAttrs): RoutedConnection => {
+      const c: RoutedConnection = {
+        target,
+        lagLimited: false,
+        role: undefined,
+        retire: () => retired.push(c),
+      };
+      return c;
+    };
+    for (let i = 0; i < 8; i++) r.track(standby2, connection("prefer-standby"));
+    for (let i = 0; i < 3; i++) r.track(primary, connection("read-write"));
+    // back: half of the reads retire on their next return; the writer's connections stay
+    r.learned(standby3, STANDBY);
+    expect(retired).toHaveLength(4);
+    expect(retired.every((c) => c.target === "prefer-standby")).toBe(true);
+    // learned again while up: nothing more moves
+    r.learned(standby3, STANDBY);
+    expect(retired).toHaveLength(4);
+  });
 });

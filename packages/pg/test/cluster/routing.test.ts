@@ -137,8 +137,9 @@ describe("Cluster: the writer on the primary, the reader on the standbys", () =>
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(cluster.hosts().find((h) => h.port === standby1.port)?.role).toBe("standby");
-    cluster.reader.evict();
-    expect(await servedBy(cluster.reader, 16)).toContain(standby1.port);
+    // no evict(): the reads that crowded standby2 were retired softly, and replaced on standby1
+    const ports = await servedBy(cluster.reader, 16);
+    expect(ports).toEqual(new Set([standby1.port, standby2.port]));
   });
 
   it("a standby whose replay is paused is skipped past maxReplicaLagMillis, and used again once caught up", async () => {
