@@ -104,7 +104,7 @@ export class Waiter<C> extends Deadline {
 }
 
 /** Records kept for reuse; more than this many waiting at once are left to the collector. */
-const MAX_FREE = 256;
+const MAX_FREE = 16;
 
 /**
  * Waiter records for reuse, so a caller that waits allocates only its promise. A record comes back
