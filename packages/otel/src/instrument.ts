@@ -6,6 +6,7 @@ import type {
   MeterProvider,
   Observable,
   ObservableCounter,
+  ObservableGauge,
   ObservableUpDownCounter,
 } from "@opentelemetry/api";
 import { metrics, ValueType } from "@opentelemetry/api";
@@ -58,18 +59,20 @@ export function instrumentLifeguard(
   const meter = provider.getMeter(SCOPE_NAME);
 
   const observed: [
-    ObservableCounter | ObservableUpDownCounter,
+    ObservableCounter | ObservableUpDownCounter | ObservableGauge,
     (typeof observedMetrics)[number],
   ][] = observedMetrics.map((spec) => {
     const instrumentOptions = {
       description: spec.description,
       unit: spec.unit,
-      valueType: ValueType.INT,
+      valueType: spec.valueType === "double" ? ValueType.DOUBLE : ValueType.INT,
     };
     return [
       spec.kind === "counter"
         ? meter.createObservableCounter(spec.name, instrumentOptions)
-        : meter.createObservableUpDownCounter(spec.name, instrumentOptions),
+        : spec.kind === "gauge"
+          ? meter.createObservableGauge(spec.name, instrumentOptions)
+          : meter.createObservableUpDownCounter(spec.name, instrumentOptions),
       spec,
     ];
   });
