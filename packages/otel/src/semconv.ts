@@ -69,6 +69,8 @@ export interface ObservedMetric {
   readonly kind: "updowncounter" | "counter" | "gauge";
   /** `double` for fractional values (seconds); integers otherwise. */
   readonly valueType?: "double";
+  /** Its attribute sets come and go (a host's role changes): see host-attribute-sets.ts. */
+  readonly attributesChange?: true;
   readonly observe: (snapshot: SeriesSnapshot, attributes: SeriesAttributes, emit: Emit) => void;
 }
 
@@ -224,6 +226,7 @@ export const observedMetrics: readonly ObservedMetric[] = [
   // per host, for a pool spread over several (cluster mode): nothing for a single-host pool
   {
     name: "lifeguard.host.connection.count",
+    attributesChange: true,
     description:
       "A multi-host pool's open connections by host (server.address, server.port, lifeguard.host.role) and state (idle, used); per pool, they add up to db.client.connection.count.",
     unit: "{connection}",
@@ -236,6 +239,7 @@ export const observedMetrics: readonly ObservedMetric[] = [
   },
   {
     name: "lifeguard.host.up",
+    attributesChange: true,
     description:
       "1 when the host answered and its role is known (primary or standby), 0 when its connects fail (down) or it was not reached yet (unknown); as the pool sees it.",
     unit: "1",
@@ -245,6 +249,7 @@ export const observedMetrics: readonly ObservedMetric[] = [
   },
   {
     name: "lifeguard.host.replica_lag",
+    attributesChange: true,
     description:
       "A standby's replay lag at the last recheck (measured only with maxReplicaLagMillis).",
     unit: "s",
@@ -257,6 +262,7 @@ export const observedMetrics: readonly ObservedMetric[] = [
   },
   {
     name: "lifeguard.host.connect_failures",
+    attributesChange: true,
     description:
       "Consecutive failed connects to the host (0 once it answers again); the host is skipped during its back-off.",
     unit: "{failure}",
