@@ -22,7 +22,7 @@ type Warn = (code: string, message: (poolName: string) => string) => void;
 export interface BudgetShare {
   /** Connections one instance may open to a server. */
   readonly max: number;
-  /** How the message spells it: `max 10`, or `writer max 6 + reader max 4 = 10`. */
+  /** How the message spells it: `max 10`, or `(writer max 6 + reader max 4)`. */
   readonly label: string;
 }
 
@@ -73,13 +73,22 @@ export class BudgetCheck {
   /** `warn` reports an exceeded budget without `enforce` (the pool publishes it, or emits a warning). */
   async check(client: pg.Client, query: RawQuery, poolName: string, warn: Warn): Promise<void> {
     const host = this.#hostOf === undefined ? "" : (this.#hostOf(client) ?? "");
-    let verdict = this.#verdicts.get(host);
-    if (verdict === undefined) {
-      verdict = this.#judge(client, query, poolName, host, warn);
-      this.#verdicts.set(host, verdict);
-      // a connection that failed the query leaves the host to the next connect's check
-      verdict.catch(() => this.#verdicts.delete(host));
+    const shared = this.#verdicts.get(host);
+    if (shared !== undefined) {
+      // connects reaching the host meanwhile share the first one's check; when that connection
+      // failed the query, each checks on its own connection
+      const error = await shared.catch(() => {
+        if (this.#verdicts.get(host) === shared) this.#verdicts.delete(host);
+        return this.check(client, query, poolName, warn);
+      });
+      if (error !== undefined) throw error;
+      return;
     }
+    const verdict = this.#judge(client, query, poolName, host, warn);
+    this.#verdicts.set(host, verdict);
+    verdict.catch(() => {
+      if (this.#verdicts.get(host) === verdict) this.#verdicts.delete(host);
+    });
     const error = await verdict;
     if (error !== undefined) throw error;
   }

@@ -74,6 +74,32 @@ it("a Cluster checks each host once against writer.max + reader.max, shared by i
   );
 });
 
+it("connects racing to a host share its one check", async () => {
+  const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => undefined);
+  const cluster = new Cluster({
+    connectionString: replication.multiHostUrl(),
+    max: 3,
+    reader: { max: 2 },
+    readerTarget: "any",
+    loadBalanceHosts: "disable",
+    budget: { instances },
+  });
+  open.push(cluster);
+  await cluster.refresh();
+  // five connections opened at once, all to the primary, by both pools
+  const clients = await Promise.all([
+    cluster.writer.connect(),
+    cluster.writer.connect(),
+    cluster.writer.connect(),
+    cluster.reader.connect(),
+    cluster.reader.connect(),
+  ]);
+  for (const client of clients) client.release();
+  const warnings = budgetWarnings(warn);
+  expect(warnings).toHaveLength(1);
+  expect(warnings[0]).toContain(`on host ${hostOf(replication.primary.port)}`);
+});
+
 it("each host is checked when first reached: the writer's primary and the reader's standby warn once each", async () => {
   const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => undefined);
   const cluster = new Cluster({
