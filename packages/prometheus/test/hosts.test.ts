@@ -5,7 +5,7 @@
  * (`down`) and a failover (the promoted standby becomes `primary`). docs/metrics.md ("Per host").
  */
 import type { Cluster as ClusterType } from "@lifeguard/pg";
-import { Cluster } from "@lifeguard/pg";
+import { Cluster, Pool } from "@lifeguard/pg";
 import { useReplicationCluster } from "@lifeguard/test-fixtures";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -147,6 +147,22 @@ it("reports each pool's connections by host, role and state, adding up to the po
   );
   for (const client of [w[1], ...r.slice(1)]) client?.release();
   expectHostsAddUp(await scrape(), READER);
+});
+
+it("a pool on one host reports no per-host series", async () => {
+  const single = new Pool({ connectionString: replication.primary.url, name: "single", max: 2 });
+  try {
+    await single.query("select 1");
+    const x = await scrape();
+    expect(sample(x, "db_client_connection_count", { pool_name: "single", state: "idle" })).toBe(1);
+    expect(
+      x.samples.filter(
+        (s) => s.name.startsWith("lifeguard_host_") && s.labels["pool_name"] === "single",
+      ),
+    ).toEqual([]);
+  } finally {
+    await single.end();
+  }
 });
 
 it("a standby stopped is reported down (up 0, its failed connects), and the sums still hold", async () => {
