@@ -1,5 +1,6 @@
 import diagnosticsChannel from "node:diagnostics_channel";
 import type { DestroyReason } from "./entry.js";
+import type { ServerStats } from "./server-stats.js";
 import type { PoolStats } from "./stats.js";
 
 /**
@@ -56,6 +57,8 @@ export type ChannelName = (typeof channelNames)[keyof typeof channelNames];
 export interface PoolLike {
   readonly name: string;
   stats(): PoolStats;
+  /** Connections by server, for a pool spread over several (see `Pool.servers()`). */
+  servers?(): readonly ServerStats[];
 }
 
 export interface PoolEvent {

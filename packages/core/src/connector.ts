@@ -49,6 +49,27 @@ export interface ConnectContext extends ConnectorContext {
   readonly connectionLost: (error?: unknown) => void;
 }
 
+/** Where a connection is: one server of those a connector spreads its connections over. */
+export interface ServerAddress {
+  readonly address: string;
+  readonly port: number;
+}
+
+/**
+ * One server a connector spreads its connections over (several hosts, e.g. a primary and its
+ * replicas), as it knows it now. Read at collection time only (`pool.servers()`, the exporters).
+ */
+export interface ServerDescription extends ServerAddress {
+  /** The server's role as the connector knows it (for PostgreSQL: `primary`, `standby`, `down`, `unknown`). */
+  readonly role: string;
+  /** The server answered and its role is known. */
+  readonly up: boolean;
+  /** How far behind a replica is, in seconds, when the connector measures it. */
+  readonly lagSeconds: number | undefined;
+  /** Consecutive failed connects to it (0 while it answers). */
+  readonly connectFailures: number;
+}
+
 /**
  * The only part of a pool that knows the database. `@lifeguard/pg` provides one for PostgreSQL;
  * a stub is enough for tests of the engine. The contract is described in docs/architecture.md
@@ -92,4 +113,12 @@ export interface Connector<C> {
    * that is not a number means no limit.
    */
   expiresAt?(connection: C, now: number): number | undefined;
+  /**
+   * Optional, for a connector that spreads connections over several servers: the servers it uses.
+   * With {@link serverOf} it gives `pool.servers()`, the pool's connections by server and state.
+   * Asked only when someone reads `pool.servers()` (a metrics collection), never per acquire.
+   */
+  servers?(): readonly ServerDescription[];
+  /** Optional, with {@link servers}: the server an open connection is on (undefined: unknown). */
+  serverOf?(connection: C): ServerAddress | undefined;
 }

@@ -152,10 +152,13 @@ export class ConnectionBudgetError extends LifeguardError {
   readonly needed: number;
   /** Connections the server allows the fleet (after reserved slots). */
   readonly available: number;
-  constructor(message: string, needed: number, available: number) {
+  /** With several hosts (cluster mode): the host (`address:port`) over budget; else undefined. */
+  readonly host: string | undefined;
+  constructor(message: string, needed: number, available: number, host?: string) {
     super("LIFEGUARD_CONNECTION_BUDGET", message);
     this.needed = needed;
     this.available = available;
+    this.host = host;
   }
 }
 

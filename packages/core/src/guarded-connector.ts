@@ -5,6 +5,8 @@ import type {
   ConnectorContext,
   ErrorClass,
   ReleaseDecision,
+  ServerAddress,
+  ServerDescription,
 } from "./connector.js";
 
 /**
@@ -96,4 +98,25 @@ export class GuardedConnector<C> {
   stats(): Readonly<Record<string, number>> | undefined {
     return this.#inner.stats?.();
   }
+
+  /** The servers of a connector that spreads connections over several; none when it does not (or throws). */
+  servers(): readonly ServerDescription[] {
+    if (this.#inner.servers === undefined || this.#inner.serverOf === undefined) return noServers;
+    try {
+      return this.#inner.servers();
+    } catch {
+      return noServers;
+    }
+  }
+
+  /** The server `connection` is on; undefined when unknown (or the connector throws). */
+  serverOf(connection: C): ServerAddress | undefined {
+    try {
+      return this.#inner.serverOf?.(connection);
+    } catch {
+      return undefined;
+    }
+  }
 }
+
+const noServers: readonly ServerDescription[] = Object.freeze([]);

@@ -51,4 +51,5 @@ export type { LifeguardOptions, PoolOptions, PrePingOptions } from "./options.js
 export type { AcquireOptions, CloseReport, EvictOptions, OutstandingLease } from "./pool.js";
 export { createPool, Pool } from "./pool.js";
 export { listPools } from "./registry.js";
+export type { ServerStats } from "./server-stats.js";
 export type { PoolCounters, PoolState, PoolStats } from "./stats.js";

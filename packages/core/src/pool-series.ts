@@ -14,6 +14,7 @@ import { channelNames } from "./channels.js";
 import type { DestroyReason } from "./entry.js";
 import { destroyReasons } from "./entry.js";
 import { listPools } from "./registry.js";
+import type { ServerStats } from "./server-stats.js";
 import type { PoolCounters, PoolStats } from "./stats.js";
 
 /**
@@ -171,6 +172,11 @@ export interface SeriesSnapshot {
   readonly stats: PoolStats | undefined;
   /** Carried totals plus the open pool's. */
   readonly counters: SeriesCounters;
+  /**
+   * The open pool's connections by server (cluster mode: its hosts with their roles); empty for a
+   * pool on one server, or when no open pool uses this name now.
+   */
+  readonly servers: readonly ServerStats[];
 }
 
 /** Where durations go when the exporter does not aggregate them in the series. */
@@ -282,11 +288,13 @@ export class PoolSeriesTracker {
     for (const pool of listPools()) if (!this.#byPool.has(pool)) this.#seriesOf(pool);
     const snapshots: SeriesSnapshot[] = [];
     for (const series of this.#byLabel.values()) {
-      const stats = series.pool?.stats();
+      const pool = series.pool;
+      const stats = pool?.stats();
       const counters = new SeriesCounters();
       counters.addTotals(series.carried);
       if (stats !== undefined) counters.addPool(stats.counters);
-      snapshots.push({ series, stats, counters });
+      const servers = pool?.servers?.() ?? noServers;
+      snapshots.push({ series, stats, counters, servers });
     }
     return snapshots;
   }
@@ -338,7 +346,9 @@ export class PoolSeriesTracker {
  * or two copies of one, subscribe once. The version in the key changes whenever this file's
  * shapes do: copies of different shapes then keep to themselves.
  */
-const kSharedTrackers = Symbol.for("lifeguard.metrics.pool-series-trackers.v1");
+const kSharedTrackers = Symbol.for("lifeguard.metrics.pool-series-trackers.v2");
+
+const noServers: readonly ServerStats[] = Object.freeze([]);
 
 /**
  * The process-wide tracker for these buckets. Call `retain()` to use it and `release()` when

@@ -51,6 +51,8 @@ import {
   unusableReason,
 } from "./retirement.js";
 import { Scheduler } from "./scheduler.js";
+import type { ServerStats } from "./server-stats.js";
+import { serverSnapshot } from "./server-stats.js";
 import type { CloseReport } from "./shutdown.js";
 import { Shutdown } from "./shutdown.js";
 import type { PoolState, PoolStats } from "./stats.js";
@@ -303,6 +305,16 @@ export class Pool<C> implements AsyncDisposable {
     const marked = this.softEvict((entry) => entry.createdAt <= cutoff);
     this.pump();
     return marked;
+  }
+
+  /**
+   * The pool's open connections by server, for a connector that spreads them over several servers
+   * (cluster mode): each server as the connector knows it (role, lag, failed connects) with this
+   * pool's idle and used connections to it, which add up to `stats()`'s. Empty for a connector on
+   * one server. Computed at the call (a metrics collection), never on the acquire path.
+   */
+  servers(): ServerStats[] {
+    return serverSnapshot(this.connector, this.bag);
   }
 
   /** An immutable snapshot of the pool's state and counters. */

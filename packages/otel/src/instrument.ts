@@ -6,9 +6,11 @@ import type {
   MeterProvider,
   Observable,
   ObservableCounter,
+  ObservableGauge,
   ObservableUpDownCounter,
 } from "@opentelemetry/api";
 import { metrics, ValueType } from "@opentelemetry/api";
+import { HostAttributeSets } from "./host-attribute-sets.js";
 import type { SeriesAttributes } from "./semconv.js";
 import { attributeCache, observedMetrics, SCOPE_NAME, timeMetrics } from "./semconv.js";
 
@@ -58,18 +60,20 @@ export function instrumentLifeguard(
   const meter = provider.getMeter(SCOPE_NAME);
 
   const observed: [
-    ObservableCounter | ObservableUpDownCounter,
+    ObservableCounter | ObservableUpDownCounter | ObservableGauge,
     (typeof observedMetrics)[number],
   ][] = observedMetrics.map((spec) => {
     const instrumentOptions = {
       description: spec.description,
       unit: spec.unit,
-      valueType: ValueType.INT,
+      valueType: spec.valueType === "double" ? ValueType.DOUBLE : ValueType.INT,
     };
     return [
       spec.kind === "counter"
         ? meter.createObservableCounter(spec.name, instrumentOptions)
-        : meter.createObservableUpDownCounter(spec.name, instrumentOptions),
+        : spec.kind === "gauge"
+          ? meter.createObservableGauge(spec.name, instrumentOptions)
+          : meter.createObservableUpDownCounter(spec.name, instrumentOptions),
       spec,
     ];
   });
@@ -98,13 +102,24 @@ export function instrumentLifeguard(
     create: (series, millis) => createTime.record(millis / 1000, poolAttributes(series)),
   });
 
+  const hostSets = new HostAttributeSets();
   const callback: BatchObservableCallback = (result) => {
     for (const snapshot of tracker.collect()) {
       const attributes = attributesOf(snapshot.series.label);
       for (const [instrument, spec] of observed) {
-        spec.observe(snapshot, attributes, (set, value) => result.observe(instrument, value, set));
+        if (spec.attributesChange === true) {
+          spec.observe(snapshot, attributes, (set, value) => {
+            hostSets.seen(instrument, set);
+            result.observe(instrument, value, set);
+          });
+        } else {
+          spec.observe(snapshot, attributes, (set, value) =>
+            result.observe(instrument, value, set),
+          );
+        }
       }
     }
+    hostSets.endCollection((instrument, set) => result.observe(instrument, 0, set));
   };
   const observables: Observable[] = observed.map(([instrument]) => instrument);
   meter.addBatchObservableCallback(callback, observables);

@@ -22,6 +22,7 @@ import { attributeCache, observedMetrics, SCOPE_NAME, timeMetrics } from "./semc
 // The SDK's enums, by value: a type-only dependency keeps @opentelemetry/sdk-metrics optional for
 // users of instrumentLifeguard(). These values are the SDK's data model and do not change.
 const HISTOGRAM = 0 as DataPointType.HISTOGRAM;
+const GAUGE = 2 as DataPointType.GAUGE;
 const SUM = 3 as DataPointType.SUM;
 const CUMULATIVE = 1 as AggregationTemporality.CUMULATIVE;
 
@@ -95,13 +96,23 @@ export function createLifeguardMetricProducer(
           );
         }
         if (dataPoints.length === 0) continue;
+        const descriptor = {
+          name: spec.name,
+          description: spec.description,
+          unit: spec.unit,
+          valueType: spec.valueType === "double" ? ValueType.DOUBLE : ValueType.INT,
+        };
+        if (spec.kind === "gauge") {
+          metrics.push({
+            descriptor,
+            aggregationTemporality: CUMULATIVE,
+            dataPointType: GAUGE,
+            dataPoints,
+          });
+          continue;
+        }
         metrics.push({
-          descriptor: {
-            name: spec.name,
-            description: spec.description,
-            unit: spec.unit,
-            valueType: ValueType.INT,
-          },
+          descriptor,
           aggregationTemporality: CUMULATIVE,
           dataPointType: SUM,
           isMonotonic: spec.kind === "counter",

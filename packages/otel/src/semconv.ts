@@ -2,6 +2,7 @@ import type { DestroyReason } from "@lifeguard/core";
 import { destroyReasons } from "@lifeguard/core";
 import type { SeriesSnapshot } from "@lifeguard/core/internal";
 import type { Attributes } from "@opentelemetry/api";
+import { observeHosts } from "./host-semconv.js";
 
 /** `db.client.connection.pool.name`: on every point. */
 export const ATTR_POOL_NAME = "db.client.connection.pool.name";
@@ -61,8 +62,15 @@ export interface ObservedMetric {
   readonly name: string;
   readonly description: string;
   readonly unit: string;
-  /** `updowncounter`: a level (non-monotonic sum); `counter`: a running total. */
-  readonly kind: "updowncounter" | "counter";
+  /**
+   * `updowncounter`: a level (non-monotonic sum); `counter`: a running total; `gauge`: a state
+   * that is not summed (a host's lag, whether it is up).
+   */
+  readonly kind: "updowncounter" | "counter" | "gauge";
+  /** `double` for fractional values (seconds); integers otherwise. */
+  readonly valueType?: "double";
+  /** Its attribute sets come and go (a host's role changes): see host-attribute-sets.ts. */
+  readonly attributesChange?: true;
   readonly observe: (snapshot: SeriesSnapshot, attributes: SeriesAttributes, emit: Emit) => void;
 }
 
@@ -215,7 +223,64 @@ export const observedMetrics: readonly ObservedMetric[] = [
       emit(r.aborted, counters.aborts);
     },
   },
+  // per host, for a pool spread over several (cluster mode): nothing for a single-host pool
+  {
+    name: "lifeguard.host.connection.count",
+    attributesChange: true,
+    description:
+      "A multi-host pool's open connections by host (server.address, server.port, lifeguard.host.role) and state (idle, used); per pool, they add up to db.client.connection.count.",
+    unit: "{connection}",
+    kind: "updowncounter",
+    observe: (snapshot, a, emit) =>
+      observeHosts(snapshot, a.pool, emit, (server, host, point) => {
+        point({ ...host, [ATTR_STATE]: "idle" }, server.idle);
+        point({ ...host, [ATTR_STATE]: "used" }, server.used);
+      }),
+  },
+  {
+    name: "lifeguard.host.up",
+    attributesChange: true,
+    description:
+      "1 when the host answered and its role is known (primary or standby), 0 when its connects fail (down) or it was not reached yet (unknown); as the pool sees it.",
+    unit: "1",
+    kind: "gauge",
+    observe: (snapshot, a, emit) =>
+      observeHosts(snapshot, a.pool, emit, (server, host, point) => point(host, server.up ? 1 : 0)),
+  },
+  {
+    name: "lifeguard.host.replica_lag",
+    attributesChange: true,
+    description:
+      "A standby's replay lag at the last recheck (measured only with maxReplicaLagMillis).",
+    unit: "s",
+    kind: "gauge",
+    valueType: "double",
+    observe: (snapshot, a, emit) =>
+      observeHosts(snapshot, a.pool, emit, (server, host, point) => {
+        if (server.lagSeconds !== undefined) point(host, server.lagSeconds);
+      }),
+  },
+  {
+    name: "lifeguard.host.connect_failures",
+    attributesChange: true,
+    description:
+      "Consecutive failed connects to the host (0 once it answers again); the host is skipped during its back-off.",
+    unit: "{failure}",
+    kind: "gauge",
+    observe: (snapshot, a, emit) =>
+      observeHosts(snapshot, a.pool, emit, (server, host, point) =>
+        point(host, server.connectFailures),
+      ),
+  },
 ];
+
+/** The metrics reported per host of a multi-host pool (none for a single-host pool). */
+export const hostMetricNames: readonly string[] = Object.freeze([
+  "lifeguard.host.connection.count",
+  "lifeguard.host.up",
+  "lifeguard.host.replica_lag",
+  "lifeguard.host.connect_failures",
+]);
 
 /** @internal */
 export const timeMetrics: readonly TimeMetric[] = [

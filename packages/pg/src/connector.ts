@@ -6,9 +6,13 @@ import type {
   ConnectorContext,
   ErrorClass,
   ReleaseDecision,
+  ServerAddress,
+  ServerDescription,
 } from "@lifeguard/core";
 import type pg from "pg";
 import type { BudgetCheck } from "./budget.js";
+import type { HostRegistry } from "./cluster/host-registry.js";
+import { routedHostOf } from "./cluster/routed-client.js";
 import type { CredentialSource, IssuedCredentials } from "./credentials.js";
 import { applyCredentials } from "./credentials.js";
 import { CredentialsUnavailableError } from "./credentials-api.js";
@@ -73,7 +77,7 @@ export interface PgConnectorOptions {
   readonly allowExitOnIdle: boolean;
   readonly secrets: readonly (string | undefined)[];
   readonly hooks: PgConnectorHooks;
-  /** The fleet's connection budget, checked on the first connect. */
+  /** The fleet's connection budget, checked on the first connect to each server. */
   readonly budget?: BudgetCheck | undefined;
   /** The bound on every clean-up (default 5000 ms); tests shorten it. */
   readonly cleanupTimeoutMillis?: number | undefined;
@@ -81,6 +85,8 @@ export interface PgConnectorOptions {
   readonly credentials?: CredentialSource | undefined;
   /** Where a connection opened with credentials rotated meanwhile draws its retirement moment. */
   readonly random?: (() => number) | undefined;
+  /** Several hosts (cluster mode): where each connection went, for `pool.servers()` and metrics. */
+  readonly hosts?: HostRegistry | undefined;
 }
 
 /** How many times one connect logs in again after its credentials were refused or expired. */
@@ -241,6 +247,7 @@ export class PgConnector implements Connector<pg.Client> {
         client,
         (c, text) => this.#query(c, text) as Promise<{ rows: Record<string, unknown>[] }>,
         poolName,
+        (code, message) => this.#o.hooks.warning(code, message),
       );
     } catch (error) {
       session.broken = true;
@@ -396,6 +403,16 @@ export class PgConnector implements Connector<pg.Client> {
       return "connection";
     if (isHookError(error)) return "statement";
     return this.#o.classify(error);
+  }
+
+  /** The hosts of a multi-host pool (none for a single host): read at metrics collection only. */
+  servers(): readonly ServerDescription[] {
+    return this.#o.hosts?.servers() ?? noServers;
+  }
+
+  serverOf(client: pg.Client): ServerAddress | undefined {
+    const at = routedHostOf(client);
+    return at === undefined ? undefined : { address: at.host, port: at.port };
   }
 
   stats(): Readonly<Record<string, number>> {
@@ -626,6 +643,7 @@ function armTimer(clock: Clock, callback: () => void, delayMillis: number): unkn
 }
 
 const noop = () => {};
+const noServers: readonly ServerDescription[] = Object.freeze([]);
 
 /** Errors the application's own set-up hooks threw on a live connection. */
 const hookErrors = new WeakSet<object>();

@@ -138,7 +138,7 @@ export const lifeguardPgOptionTable = {
     canTurnOff: false,
     defaultsWhenAbsent: false,
     defaultText: "off",
-    description: "The fleet's connection budget, checked on the first connect.",
+    description: "The fleet's connection budget, checked on the first connect (to each host).",
     fields: {
       instances: {
         kind: "number",
@@ -204,8 +204,9 @@ export interface LifeguardPgOptions extends LifeguardOptions {
    */
   evictOnSqlState?: readonly string[];
   /**
-   * The fleet's connection budget, checked against the server on the first connect: warns (or with
-   * `enforce`, fails connects) when `instances × max` exceeds what the server allows.
+   * The fleet's connection budget, checked against the server on the first connect (with several
+   * hosts, on each host when first reached; a Cluster counts writer.max + reader.max): warns (or
+   * with `enforce`, fails connects) when `instances × max` exceeds what the server allows.
    */
   budget?: ConnectionBudget;
   /**

@@ -17,7 +17,7 @@ import {
 import { numberOptions } from "@lifeguard/core/internal";
 import pg from "pg";
 import { brandLifeguardPool } from "./brand.js";
-import { BudgetCheck } from "./budget.js";
+import { BudgetCheck, budgetHostOf } from "./budget.js";
 import type { LifeguardPoolClient } from "./client-handle.js";
 import { createClientHandle, endHandle, noteTimeouts } from "./client-handle.js";
 import type { HostRegistry } from "./cluster/host-registry.js";
@@ -139,12 +139,17 @@ export class Pool extends pg.Pool {
     ];
     // the engine is created below, before any connector call can report something
     const engine = () => this.lifeguard;
+    // a Cluster's pools share its check (one per host, writer.max + reader.max); a multi-host pool
+    // checks each host it reaches against its own max
     const budget =
-      split.budget === undefined
+      route?.budget ??
+      (split.budget === undefined
         ? undefined
-        : new BudgetCheck(split.budget, split.core.max ?? 10, (code, message) =>
-            publishWarning(engine(), code, message),
-          );
+        : new BudgetCheck(
+            split.budget,
+            () => ({ max: this.options.max, label: `max ${this.options.max}` }),
+            multiHost === undefined ? undefined : budgetHostOf,
+          ));
     const credentials =
       split.credentials === undefined
         ? undefined
@@ -176,6 +181,7 @@ export class Pool extends pg.Pool {
       credentials,
       random,
       budget,
+      hosts: multiHost?.registry,
       Client,
       clientConfig,
       reset: split.reset,

@@ -8,6 +8,8 @@ import {
 } from "@lifeguard/core/internal";
 import type { OpenMetricsContentType, PrometheusContentType, Registry } from "prom-client";
 import { Counter, Gauge, register as globalRegister } from "prom-client";
+import type { HostGaugeSpec } from "./host-gauges.js";
+import { hostGauges, hostLabels } from "./host-gauges.js";
 import type { SeriesLabelsOf, TimeSource } from "./time-histogram-metric.js";
 import { TimeHistogramMetric } from "./time-histogram-metric.js";
 
@@ -208,6 +210,7 @@ const histograms: readonly {
 
 type MetricSpec =
   | ({ kind: "gauge" } & GaugeSpec)
+  | ({ kind: "host" } & HostGaugeSpec)
   | ({ kind: "counter" } & CounterSpec)
   | ({ kind: "histogram" } & (typeof histograms)[number]);
 
@@ -221,7 +224,10 @@ const specs: readonly MetricSpec[] = [
   ...counters
     .filter((c) => !c.name.startsWith("db_"))
     .map((c) => ({ kind: "counter" as const, ...c })),
+  ...hostGauges.map((h) => ({ kind: "host" as const, ...h })),
 ];
+
+export { hostMetricNames } from "./host-gauges.js";
 
 /** Every metric name {@link registerLifeguardMetrics} registers, in exposition order. */
 export const metricNames: readonly string[] = Object.freeze(specs.map((spec) => spec.name));
@@ -294,6 +300,20 @@ export function registerLifeguardMetrics(options: LifeguardMetricsOptions = {}):
             this.reset();
             for (const s of snapshot()) {
               if (s.stats !== undefined) spec.set(this, labelsOf(s.series), s.stats);
+            }
+          },
+        });
+      case "host":
+        return new Gauge({
+          name: spec.name,
+          help: spec.help,
+          labelNames: spec.labelNames,
+          registers,
+          collect(this: Gauge) {
+            this.reset();
+            for (const s of snapshot()) {
+              for (const server of s.servers)
+                spec.set(this, hostLabels(s.series.label, server), server);
             }
           },
         });

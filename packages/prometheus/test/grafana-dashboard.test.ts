@@ -3,8 +3,12 @@
  * registerLifeguardMetrics() really exposes, with labels they really have.
  */
 import { readFileSync } from "node:fs";
+import type { Pool } from "@lifeguard/core";
+import { createPool } from "@lifeguard/core";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { StubConnection } from "../../core/test/support/stub-connector.js";
+import { TwoServerConnector } from "../../core/test/support/two-server-connector.js";
 import type { LifeguardMetrics } from "../src/index.js";
 import { registerLifeguardMetrics } from "../src/index.js";
 import type { Exposition } from "./support/exposition.js";
@@ -74,6 +78,7 @@ let registry: Registry;
 let metrics: LifeguardMetrics;
 let scripted: ScriptedPool;
 let exposition: Exposition;
+let hosts: Pool<StubConnection>;
 
 beforeAll(async () => {
   vi.spyOn(process, "emitWarning").mockImplementation(() => undefined);
@@ -81,12 +86,17 @@ beforeAll(async () => {
   metrics = registerLifeguardMetrics({ register: registry });
   scripted = scriptedPool("dashboard");
   await runScriptedWorkload(scripted);
+  // a pool over two servers (cluster mode), so the per-host series are exposed too
+  hosts = createPool({ name: "dashboard-hosts", connector: new TwoServerConnector(), max: 2 });
+  const leases = [await hosts.acquire(), await hosts.acquire()];
+  leases[0]?.release();
   exposition = parseExposition(await registry.metrics());
 });
 
 afterAll(async () => {
   metrics.unregister();
   await scripted.pool.close({ timeoutMillis: 0 });
+  await hosts.close({ timeoutMillis: 0 });
   vi.restoreAllMocks();
 });
 

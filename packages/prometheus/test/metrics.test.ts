@@ -4,7 +4,12 @@ import type { OpenMetricsContentType } from "prom-client";
 import { Registry } from "prom-client";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { LifeguardMetrics } from "../src/index.js";
-import { defaultTimeBuckets, metricNames, registerLifeguardMetrics } from "../src/index.js";
+import {
+  defaultTimeBuckets,
+  hostMetricNames,
+  metricNames,
+  registerLifeguardMetrics,
+} from "../src/index.js";
 import type { Exposition } from "./support/exposition.js";
 import { buckets, parseExposition, sample } from "./support/exposition.js";
 import type { ScriptedPool } from "./support/scripted-workload.js";
@@ -111,7 +116,13 @@ describe("registerLifeguardMetrics", () => {
       const family = name.replace(/_total$/, "");
       const type = x.types.get(name) ?? x.types.get(family);
       expect(type, name).toBe(
-        name.endsWith("_seconds") ? "histogram" : name.endsWith("_total") ? "counter" : "gauge",
+        hostMetricNames.includes(name) // gauges, lag in seconds among them
+          ? "gauge"
+          : name.endsWith("_seconds")
+            ? "histogram"
+            : name.endsWith("_total")
+              ? "counter"
+              : "gauge",
       );
     }
   });

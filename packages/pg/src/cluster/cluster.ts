@@ -3,6 +3,7 @@ import type { CloseReport, PoolStats } from "@lifeguard/core";
 import { InvalidOptionError } from "@lifeguard/core";
 import { checkOption } from "@lifeguard/core/internal";
 import pg from "pg";
+import { BudgetCheck, budgetHostOf } from "../budget.js";
 import type { PoolConfig } from "../options.js";
 import { splitConfig } from "../options.js";
 import type { PoolTestingOptions } from "../pool.js";
@@ -130,9 +131,33 @@ export class Cluster {
     );
     const name =
       split.core.name ?? `${endpoints.hosts.map((h) => `${h.host}:${h.port}`).join(",")}`;
+    if (readerOptions?.budget !== undefined) {
+      throw new InvalidOptionError(
+        "reader.budget",
+        'Option "reader.budget": a Cluster has one budget across its hosts, checked on each host against writer.max + reader.max; set "budget" at the top level.',
+      );
+    }
+    // one check for both pools: what one host can receive from this process is writer.max +
+    // reader.max (a reader falls back to the primary, the writer follows a failover anywhere)
+    const budget =
+      split.budget === undefined
+        ? undefined
+        : new BudgetCheck(
+            split.budget,
+            () => {
+              const writerMax = this.writer.options.max;
+              const readerMax = this.reader.options.max;
+              return {
+                max: writerMax + readerMax,
+                label: `(writer max ${writerMax} + reader max ${readerMax})`,
+              };
+            },
+            budgetHostOf,
+          );
     const route = (target: TargetSessionAttrs): ClusterRoute => ({
       registry: this.#registry,
       target,
+      budget,
     });
     const writerConfig = {
       ...shared,

@@ -1,3 +1,4 @@
+import type { ServerDescription } from "@lifeguard/core";
 import { NoMatchingHostError } from "../errors.js";
 import type { ProbeResult } from "./host-probe.js";
 import type { HostSnapshot, RoutedConnection } from "./host-state.js";
@@ -283,6 +284,21 @@ export class HostRegistry {
       connection.retire();
       deficit--;
     }
+  }
+
+  /** Every host as the metrics report it (core's `ServerDescription`: role, up, lag, failed connects). */
+  servers(): ServerDescription[] {
+    return this.records.map((r) => {
+      const role = roleName(r);
+      return {
+        address: r.host,
+        port: r.port,
+        role,
+        up: role === "primary" || role === "standby",
+        lagSeconds: r.lagMillis === undefined ? undefined : r.lagMillis / 1000,
+        connectFailures: r.failures,
+      };
+    });
   }
 
   snapshot(): HostSnapshot[] {

@@ -1,4 +1,5 @@
 import pg from "pg";
+import type { BudgetCheck } from "../budget.js";
 import type { SplitConfig } from "../options.js";
 import { endpointsOf } from "./endpoints.js";
 import { probeHost } from "./host-probe.js";
@@ -15,6 +16,8 @@ export interface ClusterRoute {
   readonly target: TargetSessionAttrs;
   /** The reader's: borrowed clients refuse statements that may write. */
   readonly refuseWrites?: boolean;
+  /** The cluster's one budget check, shared by its pools (each host checked once). */
+  readonly budget?: BudgetCheck | undefined;
 }
 
 /** The key a `Cluster` hands its route to a `Pool` under (never a user's option). @internal */
