@@ -50,6 +50,8 @@ export class BudgetCheck {
   readonly #verdicts = new Map<string, Verdict>();
   /** Settled refusals, for the synchronous check before a connect. */
   readonly #refused = new Map<string, ConnectionBudgetError>();
+  /** Told of each host refused under `enforce`, so connects stop going there. */
+  #onRefused: ((host: string, error: ConnectionBudgetError) => void) | undefined;
 
   constructor(
     budget: ConnectionBudget,
@@ -59,6 +61,11 @@ export class BudgetCheck {
     this.#budget = budget;
     this.#share = share;
     this.#hostOf = hostOf;
+  }
+
+  /** With several hosts: `listener` hears of each host refused under `enforce` (the host registry). */
+  onRefused(listener: (host: string, error: ConnectionBudgetError) => void): void {
+    this.#onRefused = listener;
   }
 
   /**
@@ -129,6 +136,7 @@ export class BudgetCheck {
         host === "" ? undefined : host,
       );
       this.#refused.set(host, error);
+      if (host !== "") this.#onRefused?.(host, error);
       return error;
     }
     warn("LIFEGUARD_CONNECTION_BUDGET", () => message);

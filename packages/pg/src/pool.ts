@@ -150,6 +150,9 @@ export class Pool extends pg.Pool {
             () => ({ max: this.options.max, label: `max ${this.options.max}` }),
             multiHost === undefined ? undefined : budgetHostOf,
           ));
+    // an over-budget host under `enforce` takes no more connects (a Cluster wires its own check)
+    if (budget !== undefined && multiHost !== undefined && route?.budget === undefined)
+      budget.onRefused((host, error) => multiHost.registry.refuse(host, error));
     const credentials =
       split.credentials === undefined
         ? undefined

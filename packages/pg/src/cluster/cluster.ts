@@ -154,6 +154,7 @@ export class Cluster {
             },
             budgetHostOf,
           );
+    budget?.onRefused((host, error) => this.#registry.refuse(host, error));
     const route = (target: TargetSessionAttrs): ClusterRoute => ({
       registry: this.#registry,
       target,

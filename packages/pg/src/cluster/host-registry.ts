@@ -4,6 +4,7 @@ import type { ProbeResult } from "./host-probe.js";
 import type { HostSnapshot, RoutedConnection } from "./host-state.js";
 import { downBackoffMillis, HostRecord, hostMatches, isLagging, roleName } from "./host-state.js";
 import type { HostAddress, LoadBalanceHosts, ServerRole, TargetSessionAttrs } from "./target.js";
+import { roleMatches } from "./target.js";
 
 /** Settings of a {@link HostRegistry}. */
 export interface HostRegistryOptions {
@@ -92,6 +93,9 @@ export class HostRegistry {
         return chosen;
       }
       const reachable = this.records.filter((r) => !r.skipped(now));
+      // the only hosts that could serve are closed to this process (over its connection budget)
+      const refused = this.#refusalFor(target, now);
+      if (refused !== undefined) throw refused;
       if (reachable.length === 0 && round > 0) throw this.#allDown(target);
       if (this.#closed || abandoned()) throw this.#noMatch(target, "the connect was abandoned");
       if (round > 0) {
@@ -177,6 +181,34 @@ export class HostRegistry {
       this.#changed = { promise, resolve };
     }
     return this.#changed.promise;
+  }
+
+  /**
+   * The host `key` (`address:port`) may not be used by this process (its connection budget is
+   * exceeded, under `enforce`): no new connection goes there; when no other host matches, connects
+   * fail at once with `error` instead of trying it again.
+   */
+  refuse(key: string, error: Error): void {
+    const record = this.records.find((r) => r.key === key);
+    if (record !== undefined && record.refusal === undefined) record.refusal = error;
+  }
+
+  /**
+   * The refusal to fail a connect with when every host that could serve `target` is refused (a
+   * host whose role is not known yet might still serve: then none).
+   */
+  #refusalFor(target: TargetSessionAttrs, now: number): Error | undefined {
+    let refusal: Error | undefined;
+    for (const r of this.records) {
+      if (r.skipped(now)) continue;
+      const serves = r.role === undefined || roleMatches(r.role, target);
+      if (r.refusal === undefined) {
+        if (serves) return undefined;
+      } else if (serves) {
+        refusal ??= r.refusal;
+      }
+    }
+    return refusal;
   }
 
   /** A connect to `record` that {@link choose} sent there ended, opened or not. */

@@ -62,6 +62,11 @@ export class HostRecord implements HostAddress {
   readonly connections = new Set<RoutedConnection>();
   /** Connects sent here that have not ended yet. */
   opening = 0;
+  /**
+   * Why this process may not use the host at all (its connection budget, under `enforce`): set
+   * once, never cleared, since the verdict stands for the process's lifetime.
+   */
+  refusal: Error | undefined = undefined;
 
   constructor(address: HostAddress) {
     this.host = address.host;
@@ -112,7 +117,7 @@ export function hostMatches(
   maxLagMillis: number | undefined,
 ): boolean {
   const role = record.role;
-  if (role === undefined || record.down) return false;
+  if (role === undefined || record.down || record.refusal !== undefined) return false;
   if (!roleMatches(role, target)) return false;
   return !(lagLimited && role.hotStandby && isLagging(record, maxLagMillis));
 }

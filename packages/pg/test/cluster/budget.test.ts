@@ -164,6 +164,43 @@ it("with enforce, connects to a host over budget fail with ConnectionBudgetError
   expect(cluster.writer.totalCount).toBe(0);
 });
 
+it("with enforce, a host over budget takes no more connects: later acquires fail with its error, no socket opened", async () => {
+  let sockets = 0;
+  class CountingClient extends pg.Client {
+    // biome-ignore lint/suspicious/noExplicitAny: pg's overloads, passed through unchanged
+    override connect(...args: any[]): any {
+      // the pool's connections (the cluster's routing subclass), not the hosts' role probes
+      if (this.constructor !== CountingClient) sockets++;
+      // biome-ignore lint/suspicious/noExplicitAny: see above
+      return (super.connect as (...a: any[]) => unknown)(...args);
+    }
+  }
+  const pool = new Pool({
+    connectionString: replication.multiHostUrl({ target_session_attrs: "read-write" }),
+    Client: CountingClient,
+    max: 5,
+    budget: { instances, enforce: true },
+  });
+  open.push(pool);
+  const first = await pool.query("select 1").catch((e: unknown) => e);
+  expect((first as Error).cause).toBeInstanceOf(ConnectionBudgetError);
+  const opened = sockets;
+  expect(opened).toBeGreaterThan(0);
+  // past the pool's back-off it connects again: the primary, the only writable host, is refused
+  // before any socket is opened
+  for (let i = 0; i < 200 && pool.stats().counters.createErrors < 2; i++) {
+    await pool.query("select 1").catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  expect(pool.stats().counters.createErrors).toBeGreaterThanOrEqual(2);
+  expect(sockets).toBe(opened);
+  const later = await pool.query("select 1").catch((e: unknown) => e);
+  expect((later as Error).cause).toBeInstanceOf(ConnectionBudgetError);
+  expect(((later as Error).cause as ConnectionBudgetError).host).toBe(
+    hostOf(replication.primary.port),
+  );
+});
+
 it("rejects a budget for the reader alone", () => {
   expect(
     () =>

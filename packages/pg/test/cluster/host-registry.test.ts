@@ -183,4 +183,24 @@ describe("HostRegistry", () => {
     r.learned(standby3, STANDBY);
     expect(retired).toHaveLength(4);
   });
+
+  it("a host refused to this process (its budget, under enforce) takes no connects; alone, its refusal fails them at once", async () => {
+    const { r, choose } = registry({
+      1: { role: PRIMARY, lagMillis: undefined },
+      2: { role: STANDBY, lagMillis: undefined },
+      3: { role: STANDBY, lagMillis: undefined },
+    });
+    await r.refresh();
+    const overBudget = new Error("budget exceeded on host h:2");
+    r.refuse("h:2", overBudget);
+    // another standby serves the reads
+    expect(await choose("standby")).toBe(3);
+    expect(await choose("prefer-standby")).toBe(3);
+    // the primary is the only host for writes: refusing it fails them with its error, no wait
+    const refusedPrimary = new Error("budget exceeded on host h:1");
+    r.refuse("h:1", refusedPrimary);
+    await expect(choose("read-write")).rejects.toBe(refusedPrimary);
+    r.refuse("h:3", new Error("budget exceeded on host h:3"));
+    await expect(choose("standby")).rejects.toBe(overBudget);
+  });
 });
