@@ -14,7 +14,7 @@ import type { BudgetCheck } from "./budget.js";
 import type { HostRegistry } from "./cluster/host-registry.js";
 import { routedHostOf } from "./cluster/routed-client.js";
 import type { CredentialSource, IssuedCredentials } from "./credentials.js";
-import { applyCredentials } from "./credentials.js";
+import { applyCredentials, raceAbort } from "./credentials.js";
 import { CredentialsUnavailableError } from "./credentials-api.js";
 import { SessionCleanupTimeoutError } from "./errors.js";
 import type { PgBouncerMode, ResetMode } from "./options.js";
@@ -278,22 +278,11 @@ export class PgConnector implements Connector<pg.Client> {
    */
   async #credentials(signal: AbortSignal): Promise<IssuedCredentials> {
     const source = this.#o.credentials as CredentialSource;
-    const got = source.get();
-    if (!(got instanceof Promise)) return got;
-    let onAbort: (() => void) | undefined;
     try {
-      return await Promise.race([
-        got,
-        new Promise<never>((_, reject) => {
-          onAbort = () => reject(signal.reason);
-          signal.addEventListener("abort", onAbort, { once: true });
-        }),
-      ]);
+      return await raceAbort(source.get(), signal);
     } catch (error) {
       if (signal.aborted && error === signal.reason) throw error;
       throw markHookError(error);
-    } finally {
-      if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);
     }
   }
 

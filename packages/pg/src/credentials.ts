@@ -318,8 +318,8 @@ function sleep(clock: Clock, millis: number, signal: AbortSignal): Promise<boole
   });
 }
 
-/** `value`, or a rejection with the abort reason once `signal` aborts. */
-async function raceAbort<T>(value: T | Promise<T>, signal: AbortSignal): Promise<T> {
+/** `value`, or a rejection with the abort reason once `signal` aborts. @internal */
+export async function raceAbort<T>(value: T | Promise<T>, signal: AbortSignal): Promise<T> {
   if (!(value instanceof Promise)) return value;
   signal.throwIfAborted();
   let onAbort: (() => void) | undefined;
