@@ -5,6 +5,9 @@ import type { DemoSubject } from "./subjects.js";
 import { POOL_MAX } from "./subjects.js";
 import type { Gate, RequestLog } from "./workload.js";
 
+/** How many times a kill round looks for a backend in the state it kills, 50 ms apart. */
+const KILL_LOOKS = 10;
+
 /** What a phase's fault schedule can use. Times are ms since the phase began. */
 export interface PhaseContext {
   /** The server, directly (not through the proxy): for the backend kills. */
@@ -71,11 +74,16 @@ const kills: Phase = {
         const where = idle
           ? "state = 'idle' and state_change < now() - interval '100 milliseconds'"
           : "state = 'active' and query like '%pg_sleep%'";
-        const { rowCount } = await admin
-          .query(
-            `select pg_terminate_backend(pid) from pg_stat_activity where application_name like 'lifeguard-demo-kills-%' and pid <> pg_backend_pid() and ${where}`,
-          )
-          .catch(() => ({ rowCount: 0 }));
+        // on a busy machine the instant may find no backend in that state: look again briefly
+        let rowCount: number | null = 0;
+        for (let look = 0; look < KILL_LOOKS && !rowCount; look++) {
+          if (look > 0) await sleep(50);
+          ({ rowCount } = await admin
+            .query(
+              `select pg_terminate_backend(pid) from pg_stat_activity where application_name like 'lifeguard-demo-kills-%' and pid <> pg_backend_pid() and ${where}`,
+            )
+            .catch(() => ({ rowCount: 0 })));
+        }
         times.push(context.now());
         if (idle) killed.idle += rowCount ?? 0;
         else killed.busy += rowCount ?? 0;
